@@ -1,0 +1,293 @@
+/* lark.c: the Feishu / Lark protocol as one pure decision over the request */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "lark.h"
+
+/* Which way the request came: it decides the status of a failure. */
+enum path {
+	PATH_SIGNED,		/* key set, signature verified: precise 400s */
+	PATH_UNSIGNED,		/* key set, no signature: challenge only, uniform 401 */
+	PATH_PLAIN,		/* token-only mode */
+};
+
+static enum status
+fail(struct lark_event *ev, enum status st, const char *reason)
+{
+	ev->reason = reason;
+	return st;
+}
+
+/* Malformed input: 400 where the sender is known, the uniform 401 where not. */
+static enum status
+bad(struct lark_event *ev, enum path path, const char *reason)
+{
+	return fail(ev, path == PATH_UNSIGNED ? ST_UNAUTHORIZED : ST_BAD_REQUEST, reason);
+}
+
+int
+lark_sign(const char *timestamp, const char *nonce, const char *key,
+          const char *body, size_t len, char out[65])
+{
+	struct bytes parts[] = {
+		{ timestamp, strlen(timestamp) }, { nonce, strlen(nonce) },
+		{ key, strlen(key) }, { body, len },
+	};
+	unsigned char md[32];
+
+	if (crypto_sha256(parts, 4, md))
+		return -1;
+	crypto_hex(md, 32, out);
+	return 0;
+}
+
+static int
+lowerhex64(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return 0;
+	return n == 64;
+}
+
+/* The signature covers the raw bytes, so it is checked before any parsing. */
+static enum status
+verify(const struct config *c, const struct lark_request *rq, struct lark_event *ev)
+{
+	char want[65];
+
+	if (!rq->signature || !rq->timestamp || !rq->nonce)
+		return fail(ev, ST_UNAUTHORIZED, "incomplete signature headers");
+	if (strlen(rq->timestamp) > LARK_HEADER_MAX || strlen(rq->nonce) > LARK_HEADER_MAX)
+		return fail(ev, ST_UNAUTHORIZED, "oversized signature headers");
+	if (!lowerhex64(rq->signature))
+		return fail(ev, ST_UNAUTHORIZED, "malformed signature");
+	if (lark_sign(rq->timestamp, rq->nonce, c->encrypt_key, rq->body, rq->body_len, want))
+		return fail(ev, ST_SERVER_ERROR, "SHA-256 failed");
+	if (!crypto_equal(want, 64, rq->signature, 64))
+		return fail(ev, ST_UNAUTHORIZED, "signature mismatch");
+	ev->signed_request = 1;
+	return ST_OK;
+}
+
+/* {"encrypt":"<base64 of iv || ciphertext>"} → ev->plain. */
+static enum status
+decrypt(const struct config *c, const cJSON *outer, enum path path, struct lark_event *ev)
+{
+	const cJSON *enc = cJSON_GetObjectItemCaseSensitive(outer, "encrypt");
+	struct bytes key = { c->encrypt_key, strlen(c->encrypt_key) };
+	unsigned char aes[32], *raw = NULL;
+	size_t rawn = 0;
+	int rc;
+
+	if (!enc)
+		return fail(ev, ST_UNAUTHORIZED, "plaintext body but encrypt_key is configured");
+	if (!cJSON_IsString(enc))
+		return bad(ev, path, "encrypt is not a string");
+	if (crypto_b64decode(enc->valuestring, strlen(enc->valuestring), &raw, &rawn))
+		return bad(ev, path, "encrypt is not strict base64");
+	if (crypto_sha256(&key, 1, aes)) {
+		free(raw);
+		return fail(ev, ST_SERVER_ERROR, "SHA-256 failed");
+	}
+	rc = crypto_decrypt(aes, raw, rawn, &ev->plain, &ev->plain_len);
+	free(raw);
+	if (rc)
+		return bad(ev, path, "undecryptable: bad length, key or padding");
+	return ST_OK;
+}
+
+static const char *
+printable(const char *s)
+{
+	if (!s || !*s || strlen(s) > LARK_ID_MAX)
+		return NULL;
+	for (const char *p = s; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return NULL;
+	return s;
+}
+
+static const char *
+member(const cJSON *obj, const char *name)
+{
+	return printable(json_string(obj, name, LARK_ID_MAX));
+}
+
+static enum status
+challenge(const cJSON *root, enum path path, struct lark_event *ev)
+{
+	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(root, "challenge");
+	cJSON *reply;
+
+	if (!cJSON_IsString(ch))
+		return bad(ev, path, "challenge is not a string");
+	if (strlen(ch->valuestring) > LARK_CHALLENGE_MAX)
+		return fail(ev, ST_UNAUTHORIZED, "challenge longer than 1 KiB");
+	if (!(reply = cJSON_CreateObject()) || !cJSON_AddStringToObject(reply, "challenge", ch->valuestring) ||
+	    !(ev->challenge_json = cJSON_PrintUnformatted(reply))) {
+		cJSON_Delete(reply);
+		return fail(ev, ST_SERVER_ERROR, "out of memory");
+	}
+	cJSON_Delete(reply);
+	ev->challenge = 1;
+	return fail(ev, ST_OK, "challenge answered");
+}
+
+static int
+decimal(const char *s, long long *out)
+{
+	long long n = 0;
+
+	if (!s || !*s || strlen(s) > 18)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+static enum status
+fresh(const struct config *c, const struct lark_request *rq, time_t now, struct lark_event *ev)
+{
+	long long ts, age;
+
+	if (!c->max_age || !ev->signed_request)
+		return ST_OK;
+	if (decimal(rq->timestamp, &ts))
+		return fail(ev, ST_UNAUTHORIZED, "timestamp is not a decimal");
+	age = (long long)now - ts;
+	if (age > (long long)c->max_age || -age > (long long)c->max_age)
+		return fail(ev, ST_UNAUTHORIZED, "timestamp outside max_age");
+	return ST_OK;
+}
+
+/* Steps 5-9 on the plaintext. */
+static enum status
+inner(const struct config *c, const struct lark_request *rq, time_t now, enum path path,
+      struct lark_event *ev)
+{
+	const cJSON *root, *header, *event, *token;
+	const char *err;
+
+	if ((err = json_parse(ev->plain, ev->plain_len, &ev->root)))
+		return bad(ev, path, err);
+	root = ev->root;
+	if (!cJSON_IsObject(root))
+		return bad(ev, path, "plaintext is not a JSON object");
+	header = cJSON_GetObjectItemCaseSensitive(root, "header");
+	event = cJSON_GetObjectItemCaseSensitive(root, "event");
+	token = cJSON_GetObjectItemCaseSensitive(root, "token");
+	if (cJSON_IsObject(header)) {
+		ev->schema = "2.0";
+		token = cJSON_GetObjectItemCaseSensitive(header, "token");
+	} else if (header) {
+		return bad(ev, path, "header is not an object");
+	} else if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "type")) &&
+	           strcmp(cJSON_GetObjectItemCaseSensitive(root, "type")->valuestring, "url_verification") == 0) {
+		ev->schema = NULL;
+	} else if (cJSON_GetObjectItemCaseSensitive(root, "uuid") && cJSON_IsObject(event)) {
+		ev->schema = "1.0";
+	} else
+		return bad(ev, path, "neither an event nor a URL verification");
+
+	/* the token is checked on every request, signed or not */
+	if (!cJSON_IsString(token) ||
+	    !crypto_equal(token->valuestring, strlen(token->valuestring), c->token, strlen(c->token)))
+		return fail(ev, ST_UNAUTHORIZED, "verification token mismatch");
+	if (!ev->schema)
+		return challenge(root, path, ev);
+	if (path == PATH_UNSIGNED)
+		return fail(ev, ST_UNAUTHORIZED, "unsigned event");
+
+	if (ev->schema[0] == '2') {
+		ev->type = member(header, "event_type");
+		ev->id = member(header, "event_id");
+		ev->time = member(header, "create_time");
+		ev->app_id = member(header, "app_id");
+		ev->tenant_key = member(header, "tenant_key");
+	} else {
+		ev->type = member(event, "type");
+		ev->id = member(root, "uuid");
+		ev->time = member(root, "ts");
+		ev->app_id = member(event, "app_id");
+		ev->tenant_key = member(event, "tenant_key");
+	}
+	if (!ev->type)
+		return fail(ev, ST_BAD_REQUEST, "event type is missing or not 1-256 printable ASCII bytes");
+	if (!ev->id)
+		return fail(ev, ST_BAD_REQUEST, "event id is missing or not 1-256 printable ASCII bytes");
+	if (fresh(c, rq, now, ev) != ST_OK)
+		return ST_UNAUTHORIZED;
+	return fail(ev, ST_OK, "event accepted");
+}
+
+enum status
+lark_decide(const struct config *c, const struct lark_request *rq, time_t now,
+            struct lark_event *ev)
+{
+	enum path path = PATH_PLAIN;
+	cJSON *outer = NULL;
+	const char *err;
+	enum status st;
+
+	memset(ev, 0, sizeof *ev);
+	if (c->encrypt_key)
+		path = rq->signature || rq->timestamp || rq->nonce ? PATH_SIGNED : PATH_UNSIGNED;
+	if (path == PATH_SIGNED && (st = verify(c, rq, ev)) != ST_OK)
+		return st;
+	if ((err = json_parse(rq->body, rq->body_len, &outer)))
+		return bad(ev, path, err);
+	if (!cJSON_IsObject(outer))
+		st = bad(ev, path, "body is not a JSON object");
+	else if (path != PATH_PLAIN)
+		st = decrypt(c, outer, path, ev);
+	else if (cJSON_GetObjectItemCaseSensitive(outer, "encrypt"))
+		st = fail(ev, ST_SERVER_ERROR, "encrypted body but no encrypt_key configured");
+	else if (!(ev->plain = malloc(rq->body_len + 1)))
+		st = fail(ev, ST_SERVER_ERROR, "out of memory");
+	else {
+		memcpy(ev->plain, rq->body, rq->body_len);
+		ev->plain[rq->body_len] = '\0';
+		ev->plain_len = rq->body_len;
+		st = ST_OK;
+	}
+	cJSON_Delete(outer);
+	if (st != ST_OK)
+		return st;
+	return inner(c, rq, now, path, ev);
+}
+
+void
+lark_event_free(struct lark_event *ev)
+{
+	cJSON_Delete(ev->root);
+	free(ev->plain);
+	cJSON_free(ev->challenge_json);
+	memset(ev, 0, sizeof *ev);
+}
+
+int
+lark_each_count(const cJSON *root, const char *path)
+{
+	const cJSON *node = cJSON_GetObjectItemCaseSensitive(root, "event");
+	char name[257];
+
+	while (node && *path) {
+		size_t n = strcspn(path, ".");
+
+		if (n >= sizeof name)
+			return -1;
+		memcpy(name, path, n);
+		name[n] = '\0';
+		node = cJSON_GetObjectItemCaseSensitive(node, name);
+		path += n + (path[n] == '.');
+	}
+	return cJSON_IsArray(node) ? cJSON_GetArraySize(node) : -1;
+}

@@ -1,0 +1,122 @@
+/* log.c: the one log sink; lines are built in memory and written with one
+ * write(2) so concurrent CGI processes never interleave within a line */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int sink = 2;
+
+int
+log_open(const char *path)
+{
+	int fd;
+
+	if (!path) {
+		sink = 2;
+		return 0;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		sink = 2;
+		log_msg("cannot open log %s: %s; logging to standard error", path, strerror(errno));
+		return -1;
+	}
+	if (sink > 2)
+		close(sink);
+	sink = fd;
+	return 0;
+}
+
+int
+log_fd(void)
+{
+	return sink;
+}
+
+size_t
+log_escape(char *out, size_t outsz, const char *in, size_t n, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i;
+
+	for (i = 0; i < n && i < cap && o + 5 < outsz; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else
+			out[o++] = (char)c;
+	}
+	if (i < n && o + 4 < outsz) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static void
+emit(const char *text)
+{
+	char line[4096];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t n;
+	ssize_t w;
+
+	gmtime_r(&now, &tm);
+	n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n += (size_t)snprintf(line + n, sizeof line - n, " larkhook[%ld]: %s", (long)getpid(), text);
+	if (n > sizeof line - 2)
+		n = sizeof line - 2;
+	line[n++] = '\n';
+	do
+		w = write(sink, line, n);
+	while (w < 0 && errno == EINTR);
+}
+
+void
+log_msg(const char *fmt, ...)
+{
+	char text[1536];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	/* messages may carry paths and errors: keep control bytes out anyway */
+	for (char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	emit(text);
+}
+
+void
+log_request(int status, const char *reason, const char *type, const char *id)
+{
+	char t[4 * LOG_FIELD_MAX + 8], i[4 * LOG_FIELD_MAX + 8], text[2 * sizeof t + 256];
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof text, "status=%d reason=\"%s\"", status, reason ? reason : "");
+	if (type) {
+		log_escape(t, sizeof t, type, strlen(type), LOG_FIELD_MAX);
+		n += (size_t)snprintf(text + n, sizeof text - n, " type=\"%s\"", t);
+	}
+	if (id && n < sizeof text) {
+		log_escape(i, sizeof i, id, strlen(id), LOG_FIELD_MAX);
+		snprintf(text + n, sizeof text - n, " id=\"%s\"", i);
+	}
+	emit(text);
+}

@@ -1,0 +1,213 @@
+/* spool.c: durable intake of events into the spool directory */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "spool.h"
+
+static const char *const dirs[] = { "tmp", "new", "cur", "done", "failed", "seen" };
+
+char *
+spool_format(const struct spool_record *r, size_t *len)
+{
+	size_t cap = 1024 + r->json_len;
+	char *buf = malloc(cap);
+	int n;
+
+	if (!buf)
+		return NULL;
+	n = snprintf(buf, cap, "%s\nid %s\ntype %s\nschema %s\nreceived %lld\njobs %d\n",
+	             SPOOL_MAGIC, r->id, r->type, r->schema, (long long)r->received, r->jobs);
+	if (r->time)
+		n += snprintf(buf + n, cap - n, "time %s\n", r->time);
+	if (r->app_id)
+		n += snprintf(buf + n, cap - n, "app_id %s\n", r->app_id);
+	if (r->tenant_key)
+		n += snprintf(buf + n, cap - n, "tenant_key %s\n", r->tenant_key);
+	if (r->each)
+		n += snprintf(buf + n, cap - n, "each %s\n", r->each);
+	buf[n++] = '\n';
+	memcpy(buf + n, r->json, r->json_len);
+	*len = (size_t)n + r->json_len;
+	return buf;
+}
+
+static int
+fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Create the tree on first use, 0700; an existing tree is left as it is. */
+static int
+prepare(const char *spool)
+{
+	char path[PATH_MAX];
+	int made = 0;
+
+	if (mkdir(spool, 0700) == 0)
+		made = 1;
+	else if (errno != EEXIST)
+		return -1;
+	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+		snprintf(path, sizeof path, "%s/%s", spool, dirs[i]);
+		if (mkdir(path, 0700) == 0)
+			made = 1;
+		else if (errno != EEXIST)
+			return -1;
+	}
+	return made ? fsync_dir(spool) : 0;
+}
+
+static int
+write_all(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, buf, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write the record to tmp/ and make it durable. Any error removes it: after
+ * a failed fsync the page cache may hold nothing, so it is never retried. */
+static int
+write_tmp(const char *tmp, const char *buf, size_t n)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, buf, n) || fsync(fd)) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd)) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+struct names {
+	char tmp[PATH_MAX], seen[PATH_MAX], job[PATH_MAX];
+	char new_dir[PATH_MAX], seen_dir[PATH_MAX];
+	char hash[65], arrival[32];
+};
+
+static int
+make_names(const char *spool, const char *id, struct names *nm)
+{
+	struct bytes part = { id, strlen(id) };
+	unsigned char md[32], rnd[8];
+	char rhex[17];
+	struct timeval tv;
+
+	if (crypto_sha256(&part, 1, md) || crypto_random(rnd, sizeof rnd))
+		return -1;
+	crypto_hex(md, 32, nm->hash);
+	crypto_hex(rnd, sizeof rnd, rhex);
+	gettimeofday(&tv, NULL);
+	snprintf(nm->arrival, sizeof nm->arrival, "%010lld%06ld", (long long)tv.tv_sec, (long)tv.tv_usec);
+	if (strlen(spool) > PATH_MAX - 200)
+		return -1;	/* every name below then fits */
+	snprintf(nm->tmp, sizeof nm->tmp, "%s/tmp/%s.%ld.%s", spool, nm->hash, (long)getpid(), rhex);
+	snprintf(nm->seen, sizeof nm->seen, "%s/seen/%s", spool, nm->hash);
+	snprintf(nm->new_dir, sizeof nm->new_dir, "%s/new", spool);
+	snprintf(nm->seen_dir, sizeof nm->seen_dir, "%s/seen", spool);
+	return 0;
+}
+
+static int
+job_name(const struct names *nm, int index, char *out, size_t n)
+{
+	int len = snprintf(out, n, "%s/%s.%s.%d", nm->new_dir, nm->arrival, nm->hash, index);
+
+	return len < 0 || (size_t)len >= n ? -1 : 0;
+}
+
+/* Undo a claim whose jobs could not all be made durable. */
+static void
+rollback(struct names *nm, int made)
+{
+	for (int i = 0; i < made; i++) {
+		if (job_name(nm, i, nm->job, sizeof nm->job) == 0)
+			unlink(nm->job);
+	}
+	unlink(nm->seen);
+	unlink(nm->tmp);
+	fsync_dir(nm->new_dir);
+	fsync_dir(nm->seen_dir);
+}
+
+enum status
+spool_store(const char *spool, const struct spool_record *r, int *duplicate,
+            const char **reason)
+{
+	struct names nm;
+	size_t len = 0;
+	char *buf = NULL;
+	int made = 0;
+
+	*duplicate = 0;
+	*reason = "spool: cannot create the spool directories";
+	if (prepare(spool))
+		return ST_UNAVAILABLE;
+	*reason = "spool: out of memory";
+	if (make_names(spool, r->id, &nm) || !(buf = spool_format(r, &len)))
+		return ST_UNAVAILABLE;
+	*reason = "spool: cannot write the record";
+	if (write_tmp(nm.tmp, buf, len)) {
+		free(buf);
+		return ST_UNAVAILABLE;
+	}
+	free(buf);
+
+	/* the claim: link() fails with EEXIST for an id already accepted */
+	if (link(nm.tmp, nm.seen)) {
+		int e = errno;
+
+		unlink(nm.tmp);
+		if (e != EEXIST) {
+			*reason = "spool: cannot claim the event id in seen/";
+			return ST_UNAVAILABLE;
+		}
+		*duplicate = 1;
+		*reason = "duplicate event id";
+		return ST_OK;
+	}
+	*reason = "spool: cannot queue the job in new/";
+	for (; made < r->jobs; made++) {
+		if (job_name(&nm, made, nm.job, sizeof nm.job) || link(nm.tmp, nm.job))
+			goto fail;
+	}
+	if (fsync_dir(nm.new_dir) || fsync_dir(nm.seen_dir))
+		goto fail;
+	unlink(nm.tmp);
+	*reason = r->jobs ? "event stored" : "event stored, no job (each path empty or missing)";
+	return ST_OK;
+fail:
+	rollback(&nm, made);
+	return ST_UNAVAILABLE;
+}
