@@ -1,0 +1,91 @@
+#!/bin/bash
+# faults.sh: storage faults give 503 with Retry-After, leave nothing claimed,
+# and the redelivered event is accepted once the fault is gone.
+. "$(dirname "$0")/lib.sh"
+
+vector comp raw_body >"$T/comp.body"
+vector perf raw_body >"$T/perf.body"
+SIG=$(vector comp x_lark_signature)
+
+# A site whose spool tree already exists (the perf event made it).
+fresh_site() {
+	local s
+	s=$(site "$1")
+	cgi_signed "$s/larkhook.conf" "$T/perf.body" "$(vector perf x_lark_signature)"
+	[ "$(status)" = 200 ] || fail "$1: setting up the spool" "$(status)"
+	echo "$s"
+}
+# after_fault NAME SPOOL: the state a failed intake must leave.
+after_fault() {
+	check "$1: 503" 503 "$(status)"
+	check_true "$1: Retry-After sent" grep -q $'^Retry-After: [0-9]*\r$' "$T/resp"
+	check "$1: no seen/ entry for the event" 0 "$(find "$2/seen" -name "$CH" | wc -l)"
+	check "$1: no job queued" 1 "$(count "$2" new)"
+	check "$1: no temp file left" 0 "$(count "$2" tmp)"
+}
+# redeliver NAME SITE: Feishu retries once the fault is gone.
+redeliver() {
+	cgi_signed "$2/larkhook.conf" "$T/comp.body" "$SIG"
+	check "$1, fixed: the retried event is accepted" 200 "$(status)"
+	check "$1, fixed: the event is queued once" 2 "$(count "$2/larkhook-spool" new)"
+	check "$1, fixed: seen/ claims it" 1 "$(find "$2/larkhook-spool/seen" -name "$CH" | wc -l)"
+}
+CH=$(printf %s f7984f25108f8137722bb63cee927e66 | sha256sum | cut -c1-64)
+
+# --- permissions -------------------------------------------------------------------
+if [ "$(id -u)" -ne 0 ] || [ ${#RUNAS[@]} -gt 0 ]; then
+	for d in tmp seen new; do
+		S=$(fresh_site "perm-$d")
+		chmod 500 "$S/larkhook-spool/$d"
+		cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
+		after_fault "$d/ not writable" "$S/larkhook-spool"
+		chmod 700 "$S/larkhook-spool/$d"
+		redeliver "$d/ not writable" "$S"
+	done
+	S=$(site perm-parent)
+	chmod 555 "$S"
+	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
+	check "spool cannot be created: 503" 503 "$(status)"
+	chmod 755 "$S"
+	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
+	check "spool cannot be created, fixed: 200" 200 "$(status)"
+	check "spool cannot be created, fixed: queued" 1 "$(count "$S/larkhook-spool" new)"
+else
+	fail "permission faults" "need a non-root user to run larkhook as"
+fi
+
+# --- injected system call failures (strace) ------------------------------------------
+# run_traced SITE CALL OUT [STRACE OPTIONS...]: deliver the event under strace.
+run_traced() {
+	local S=$1 call=$2 out=$3; shift 3
+	env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+		CONTENT_LENGTH="$(stat -c %s "$T/comp.body")" LARKHOOK_CONFIG="$S/larkhook.conf" \
+		HTTP_X_LARK_SIGNATURE="$SIG" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
+		HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
+		strace -f -qq -o "$out" -e trace="$call" "$@" \
+		"${RUNAS[@]}" "$BIN" <"$T/comp.body" >"$T/resp" 2>/dev/null
+}
+# nth CALL PATTERN: which call of CALL (counting from 1) has PATTERN in its
+# arguments, found by a dry run on a throwaway site.
+nth() {
+	local S
+	S=$(fresh_site "dry-$1-$RANDOM")
+	run_traced "$S" "$1" "$T/dry.strace"
+	awk -v call="$1(" -v pat="$2" 'index($0, call) { n++; if ($0 ~ pat) { print n; exit } }' "$T/dry.strace"
+}
+# inject NAME SYSCALL ERRNO WHEN: fail the WHEN-th call of SYSCALL.
+inject() {
+	local name=$1 call=$2 err=$3 when=$4 S
+	S=$(fresh_site "inject-$call-$when")
+	run_traced "$S" "$call" "$T/strace.$call.$when" -e inject="$call:error=$err:when=$when"
+	check_true "$name: the fault was injected" grep -q "(INJECTED)" "$T/strace.$call.$when"
+	after_fault "$name" "$S/larkhook-spool"
+	redeliver "$name" "$S"
+}
+inject "fsync of the record fails (EIO)" fsync EIO 1
+inject "fsync of new/ fails (EIO)" fsync EIO 2
+inject "fsync of seen/ fails (EIO)" fsync EIO 3
+inject "write of the record fails (ENOSPC)" write ENOSPC 1
+inject "link into seen/ fails (EDQUOT)" link EDQUOT 1
+inject "link into new/ fails (ENOSPC)" link ENOSPC 2
+inject "creating the temp file fails (ENOSPC)" openat ENOSPC "$(nth openat 'larkhook-spool/tmp/')"

@@ -1,0 +1,122 @@
+# lib.sh: shared helpers for the end-to-end suites (sourced by bash).
+# Every suite prints "ok - NAME" or "FAIL - NAME: why" per assertion.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=$ROOT/larkhook
+VEC=$ROOT/../shared/vectors/lark-vectors.json
+[ -r "$VEC" ] || VEC=$ROOT/tests/data/lark-vectors.json
+KEY=$(jq -r .encrypt_key "$VEC")
+TOKEN=$(jq -r .verification_token "$VEC")
+TS=$(jq -r .timestamp "$VEC")
+NONCE=$(jq -r .nonce "$VEC")
+
+T=$(mktemp -d /tmp/larkhook-test.XXXXXX)
+chmod 755 "$T"
+PIDS=()
+
+# Stop what this suite started, by PID, and wait for each to be gone.
+cleanup() {
+	local p i
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do
+		for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $1"; }
+fail() { echo "FAIL - $1${2:+: $2}"; }
+# check NAME EXPECTED ACTUAL
+check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected [$2], got [$3]"; fi; }
+# check_true NAME COMMAND...
+check_true() { local n=$1; shift; if "$@"; then ok "$n"; else fail "$n"; fi; }
+
+# The unprivileged user the program runs as in tests (larkhook refuses root).
+if [ "$(id -u)" -eq 0 ]; then
+	RUNAS=(setpriv --reuid=www-data --regid=www-data --clear-groups)
+	OWNER=www-data
+else
+	RUNAS=()
+	OWNER=$(id -un)
+fi
+
+# A fresh site directory holding a config; prints its path.
+# site NAME [extra config lines...]
+site() {
+	local d=$T/$1; shift
+	mkdir -p "$d"
+	{
+		echo "verification_token = $TOKEN"
+		echo "encrypt_key = $KEY"
+		echo "log = $d/larkhook.log"
+		local l; for l in "$@"; do echo "$l"; done
+		echo "[on compensation.archive.changed_v1]"
+		echo "run = true"
+		echo "[on performance.review_data.changed_v2]"
+		echo "run = true"
+		echo "each = items"
+	} >"$d/larkhook.conf"
+	chmod 600 "$d/larkhook.conf"
+	chown -R "$OWNER" "$d"
+	echo "$d"
+}
+
+# vector NAME FIELD: a field of a vector of the shared vectors file.
+vector() { jq -j --arg n "$1" --arg f "$2" '.vectors[] | select(.name == $n) | .[$f]' "$VEC"; }
+
+# seal PLAINFILE OUTBODY: encrypt and sign a plaintext as Feishu does, with
+# the openssl command line (an oracle independent of larkhook's code).
+# Prints the signature over TS, NONCE, KEY and the body.
+seal() {
+	local keyhex iv
+	keyhex=$(printf %s "$KEY" | sha256sum | cut -c1-64)
+	iv=$(openssl rand -hex 16)
+	{
+		printf '{"encrypt":"'
+		{ printf "$(printf %s "$iv" | sed 's/../\\x&/g')"
+		  openssl enc -aes-256-cbc -K "$keyhex" -iv "$iv" <"$1"; } | base64 -w0
+		printf '"}'
+	} >"$2"
+	sign "$2"
+}
+# sign BODYFILE: the X-Lark-Signature for that body.
+sign() { { printf %s "$TS$NONCE$KEY"; cat "$1"; } | sha256sum | cut -c1-64; }
+
+# cgi CONF BODYFILE [NAME=VALUE...]: run larkhook as a CGI on BODYFILE as
+# the unprivileged user; the response goes to $T/resp. Extra NAME=VALUE
+# arguments are added to (or override) the CGI environment.
+cgi() {
+	local conf=$1 body=$2; shift 2
+	env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+		CONTENT_LENGTH="$(stat -c %s "$body")" LARKHOOK_CONFIG="$conf" "$@" \
+		"${RUNAS[@]}" "$BIN" <"$body" >"$T/resp" 2>"$T/stderr"
+}
+# cgi_signed CONF BODYFILE SIGNATURE [NAME=VALUE...]
+cgi_signed() {
+	local conf=$1 body=$2 sig=$3; shift 3
+	cgi "$conf" "$body" HTTP_X_LARK_SIGNATURE="$sig" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
+		HTTP_X_LARK_REQUEST_NONCE="$NONCE" "$@"
+}
+# The status of the last CGI response, and its body.
+status() { sed -n '1s/^Status: \([0-9]*\).*/\1/p' "$T/resp"; }
+resp_body() { sed '1,/^\r$/d' "$T/resp"; }
+
+# Files under a spool subdirectory (tmp, new, seen, ...), counted.
+count() { find "$1/$2" -type f 2>/dev/null | wc -l; }
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+	local p
+	while :; do
+		p=$(( (RANDOM % 20000) + 20000 ))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+	done
+}
+# wait_for TIMEOUT_S COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	local limit=$1 i; shift
+	for i in $(seq $((limit * 20))); do "$@" && return 0; sleep 0.05; done
+	return 1
+}

@@ -1,0 +1,116 @@
+#!/bin/bash
+# lighttpd.sh: larkhook behind a real lighttpd on 127.0.0.1, once as a CGI
+# and once as a FastCGI responder lighttpd spawns itself, each through the
+# shipped snippet (lighttpd/larkhook-*.conf) templated only for its paths;
+# the port is in the small server config that includes it.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+command -v lighttpd >/dev/null || { fail "lighttpd is installed" "run: make deps"; exit 1; }
+
+# The binary where www-data can execute it whatever the checkout's modes.
+mkdir -p "$T/bin"
+cp "$BIN" "$T/bin/larkhook"
+chmod 755 "$T/bin" "$T/bin/larkhook"
+
+vector challenge raw_body >"$T/challenge.body"
+vector comp raw_body >"$T/comp.body"
+SIG=$(vector comp x_lark_signature)
+# the same signature with its first hex digit changed
+BADSIG=$( (case ${SIG:0:1} in 0) printf 1 ;; *) printf 0 ;; esac; printf %s "${SIG:1}") )
+
+# post MODE NAME URL [curl args...]: the response body goes to $T/MODE.NAME;
+# prints "CODE CONTENT_TYPE" (000 when nothing answered).
+post() {
+	local out=$T/$1.$2 url=$3; shift 3
+	curl -s -m 10 -o "$out" -w '%{http_code} %{content_type}' "$@" "$url"
+}
+# signed SIGNATURE: the three Feishu headers as curl arguments, in HDR.
+signed() {
+	HDR=(-H "X-Lark-Request-Timestamp: $TS" -H "X-Lark-Request-Nonce: $NONCE"
+		-H "X-Lark-Signature: $1")
+}
+# Job files queued in a spool (the seen/ links are not jobs).
+jobs_in() { find "$1/new" -type f 2>/dev/null; }
+
+# serve MODE: start lighttpd with lighttpd/larkhook-MODE.conf; sets PORT, S.
+serve() {
+	local mode=$1 run=$T/$1-run snippet
+	S=$(site "$mode")
+	PORT=$(free_port)
+	mkdir -p "$T/$mode-www" "$run"
+	# lighttpd opens its error log and sockets after dropping to www-data
+	chown "$OWNER" "$run"
+	snippet=$run/larkhook-$mode.conf
+	sed -e "s|/usr/lib/cgi-bin/larkhook|$T/bin/larkhook|g" \
+		-e "s|/etc/larkhook\.conf|$S/larkhook.conf|g" \
+		-e "s|/run/lighttpd/larkhook\.sock|$run/larkhook.sock|g" \
+		"$ROOT/lighttpd/larkhook-$mode.conf" >"$snippet"
+	# the paths the test relies on must still be the ones shipped
+	if ! grep -q "\"$T/bin/larkhook" "$snippet" || ! grep -q "$S/larkhook.conf" "$snippet" ||
+		{ [ "$mode" = fastcgi ] && ! grep -q "$run/larkhook.sock" "$snippet"; }; then
+		fail "$mode: shipped snippet has the installed paths" "see $ROOT/lighttpd/larkhook-$mode.conf"
+		return 1
+	fi
+	{
+		echo "server.document-root = \"$T/$mode-www\""
+		echo "server.bind = \"127.0.0.1\""
+		echo "server.port = $PORT"
+		echo "server.errorlog = \"$run/error.log\""
+		if [ "$(id -u)" -eq 0 ]; then
+			echo 'server.username = "www-data"'
+			echo 'server.groupname = "www-data"'
+		fi
+		echo "include \"$snippet\""
+	} >"$run/lighttpd.conf"
+	if ! lighttpd -tt -f "$run/lighttpd.conf" >"$run/check.log" 2>&1; then
+		fail "$mode: lighttpd accepts the config" "$(cat "$run/check.log")"
+		return 1
+	fi
+	lighttpd -D -f "$run/lighttpd.conf" </dev/null >"$run/stdout.log" 2>&1 &
+	PIDS+=($!)
+	# any HTTP answer (404 for /) means it listens
+	if ! wait_for 10 curl -s -m 1 -o /dev/null "http://127.0.0.1:$PORT/"; then
+		fail "$mode: lighttpd starts" "$(cat "$run/stdout.log" "$run/error.log" 2>/dev/null)"
+		return 1
+	fi
+}
+
+# suite MODE: assertions (a) to (e) through one server.
+suite() {
+	local m=$1 url r sp job
+	serve "$m" || return
+	url=http://127.0.0.1:$PORT/larkhook
+	sp=$S/larkhook-spool
+
+	r=$(post "$m" challenge "$url" --data-binary @"$T/challenge.body")
+	check "$m: unsigned encrypted challenge answers 200 application/json with the challenge" \
+		'200 application/json {"challenge":"ajls384kdjx98XX"}' "$r $(cat "$T/$m.challenge")"
+
+	signed "$SIG"
+	r=$(post "$m" comp "$url" "${HDR[@]}" --data-binary @"$T/comp.body")
+	check "$m: signed compensation event answers 200 success" \
+		'200 {"msg":"success"}' "${r%% *} $(cat "$T/$m.comp")"
+	job=$(jobs_in "$sp")
+	if [ "$(printf '%s\n' "$job" | grep -c .)" -eq 1 ] &&
+		grep -qx 'type compensation.archive.changed_v1' "$job"; then
+		ok "$m: one compensation job in larkhook-spool/new/"
+	else
+		fail "$m: one compensation job in larkhook-spool/new/" "found [${job//$'\n'/ }]"
+	fi
+
+	r=$(post "$m" comp2 "$url" "${HDR[@]}" --data-binary @"$T/comp.body")
+	check "$m: the same event again answers 200 and queues no second job" \
+		'200 {"msg":"success"} 1' "${r%% *} $(cat "$T/$m.comp2") $(jobs_in "$sp" | grep -c .)"
+
+	signed "$BADSIG"
+	r=$(post "$m" tampered "$url" "${HDR[@]}" --data-binary @"$T/comp.body")
+	check "$m: tampered signature answers 401 rejected" \
+		'401 {"msg":"rejected"}' "${r%% *} $(cat "$T/$m.tampered")"
+
+	r=$(post "$m" get "$url")
+	check "$m: GET answers 405" 405 "${r%% *}"
+}
+
+suite cgi
+suite fastcgi

@@ -1,0 +1,35 @@
+#!/bin/sh
+# run.sh: run every test suite and total the ok / FAIL lines they print.
+# A suite that exits non-zero without saying FAIL counts as one failure.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+out=tests/out
+rm -rf "$out"
+mkdir -p "$out"
+pass=0
+fail=0
+for suite in tests/unit/test_crypto tests/unit/test_json tests/unit/test_config \
+	tests/unit/test_lark tests/unit/test_log tests/unit/test_spool \
+	tests/e2e/cgi.sh tests/e2e/fastcgi.sh tests/e2e/lighttpd.sh tests/e2e/faults.sh; do
+	name=$(basename "$suite")
+	log="$out/$name.log"
+	echo "== $name"
+	case "$suite" in
+	*.sh) bash "$suite" >"$log" 2>&1 ;;
+	*) "$suite" >"$log" 2>&1 ;;
+	esac
+	rc=$?
+	p=$(grep -c '^ok ' "$log")
+	f=$(grep -c '^FAIL ' "$log")
+	grep '^FAIL ' "$log"
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL $name exited with status $rc; see $log"
+		tail -5 "$log"
+		f=1
+	fi
+	echo "   $p passed, $f failed"
+	pass=$((pass + p))
+	fail=$((fail + f))
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
