@@ -1,0 +1,244 @@
+/* test_lark.c: the protocol decision on the shared vectors, the unsigned
+ * path, the replay window, and a forged SHA-256 length extension */
+#include <openssl/sha.h>
+
+#include "t.h"
+#include "config.h"
+#include "crypto.h"
+#include "lark.h"
+
+static struct config cfg, plain_cfg, window_cfg;
+static const char *ts, *nonce;
+
+static void
+load(struct config *c, const char *text)
+{
+	char err[256];
+
+	if (cfg_parse(text, strlen(text), "/t/larkhook.conf", c, err, sizeof err)) {
+		printf("FAIL - config: %s\n", err);
+		exit(1);
+	}
+}
+
+static enum status
+decide(const struct config *c, const char *sig, const char *body, size_t len, time_t now,
+       struct lark_event *ev)
+{
+	struct lark_request rq = { sig, sig ? ts : NULL, sig ? nonce : NULL, body, len };
+
+	return lark_decide(c, &rq, now, ev);
+}
+
+static void
+vectors(const cJSON *vec)
+{
+	const cJSON *v;
+	struct lark_event ev;
+	char sig[65];
+
+	cJSON_ArrayForEach(v, cJSON_GetObjectItem(vec, "vectors")) {
+		const char *name = t_str(v, "name"), *body = t_str(v, "raw_body");
+		int is_challenge = strncmp(name, "challenge", 9) == 0;
+		enum status st;
+
+		lark_sign(ts, nonce, t_str(vec, "encrypt_key"), body, strlen(body), sig);
+		CHECK(strcmp(sig, t_str(v, "x_lark_signature")) == 0, "%s: signature as documented", name);
+		st = decide(&cfg, t_str(v, "x_lark_signature"), body, strlen(body), 1700000000, &ev);
+		CHECK(st == ST_OK, "%s: signed request accepted (%s)", name, ev.reason);
+		CHECK(ev.challenge == is_challenge, "%s: classified as %s", name, is_challenge ? "challenge" : "event");
+		if (!is_challenge)
+			CHECK(ev.plain && strcmp(ev.plain, t_str(v, "plaintext")) == 0 && ev.type && ev.id,
+			      "%s: plaintext kept as received, type and id found", name);
+		lark_event_free(&ev);
+
+		st = decide(&cfg, NULL, body, strlen(body), 1700000000, &ev);
+		CHECK(st == (is_challenge ? ST_OK : ST_UNAUTHORIZED), "%s unsigned: %d", name, (int)st);
+		lark_event_free(&ev);
+
+		sig[0] = sig[0] == 'a' ? 'b' : 'a';
+		st = decide(&cfg, sig, body, strlen(body), 1700000000, &ev);
+		CHECK(st == ST_UNAUTHORIZED, "%s: a changed signature digit is 401", name);
+		lark_event_free(&ev);
+	}
+}
+
+static void
+fields(const cJSON *vec)
+{
+	const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 3);	/* comp */
+	const cJSON *v1 = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 4);
+	const cJSON *perf = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 2);
+	struct lark_event ev;
+
+	decide(&cfg, t_str(v, "x_lark_signature"), t_str(v, "raw_body"), strlen(t_str(v, "raw_body")), 0, &ev);
+	CHECK(ev.type && strcmp(ev.type, "compensation.archive.changed_v1") == 0, "comp: type");
+	CHECK(ev.id && strcmp(ev.id, "f7984f25108f8137722bb63cee927e66") == 0, "comp: id");
+	CHECK(ev.schema && strcmp(ev.schema, "2.0") == 0, "comp: schema 2.0");
+	CHECK(ev.time && strcmp(ev.time, "1700000001000") == 0, "comp: create_time as sent");
+	CHECK(ev.app_id && strcmp(ev.app_id, "cli_a1b2c3d4e5f60001") == 0, "comp: app_id");
+	CHECK(ev.tenant_key && strcmp(ev.tenant_key, "2ca1d211f64f6438") == 0, "comp: tenant_key");
+	CHECK(ev.signed_request, "comp: marked as signed");
+	lark_event_free(&ev);
+
+	decide(&cfg, t_str(v1, "x_lark_signature"), t_str(v1, "raw_body"), strlen(t_str(v1, "raw_body")), 0, &ev);
+	CHECK(ev.schema && strcmp(ev.schema, "1.0") == 0, "v1: schema 1.0");
+	CHECK(ev.type && strcmp(ev.type, "app_ticket") == 0, "v1: type from event.type");
+	CHECK(ev.id && strlen(ev.id) > 0 && strcmp(ev.id, cJSON_GetObjectItem(ev.root, "uuid")->valuestring) == 0,
+	      "v1: id from uuid");
+	lark_event_free(&ev);
+
+	decide(&cfg, t_str(perf, "x_lark_signature"), t_str(perf, "raw_body"), strlen(t_str(perf, "raw_body")), 0, &ev);
+	CHECK(lark_each_count(ev.root, "items") == 1, "perf: each items counts 1");
+	CHECK(lark_each_count(ev.root, "missing") == -1, "perf: a missing each path is -1");
+	CHECK(lark_each_count(ev.root, "items.x") == -1, "perf: a path through an array is -1");
+	lark_event_free(&ev);
+}
+
+static void
+negative(const cJSON *vec)
+{
+	const cJSON *neg = cJSON_GetObjectItem(vec, "negative");
+	const cJSON *sp = cJSON_GetObjectItem(neg, "perf_body_with_space_after_colon");
+	const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 0);
+	struct lark_event ev;
+	char upper[65];
+	enum status st;
+
+	st = decide(&cfg, t_str(sp, "x_lark_signature_over_these_exact_bytes"), t_str(sp, "raw_body"),
+	            strlen(t_str(sp, "raw_body")), 0, &ev);
+	CHECK(st == ST_OK && !ev.challenge, "a body with a space after the colon, signed over its bytes: accepted");
+	lark_event_free(&ev);
+
+	snprintf(upper, sizeof upper, "%s", t_str(ch, "x_lark_signature"));
+	for (char *p = upper; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p -= 32;
+	st = decide(&cfg, upper, t_str(ch, "raw_body"), strlen(t_str(ch, "raw_body")), 0, &ev);
+	CHECK(st == ST_UNAUTHORIZED, "uppercase hex signature: 401");
+	lark_event_free(&ev);
+
+	/* the challenge under another key: its padding check fails, uniform 401 */
+	struct config wrong;
+	load(&wrong, "verification_token = lark-test-verification-token-01\nencrypt_key = test key\n");
+	st = decide(&wrong, NULL, t_str(ch, "raw_body"), strlen(t_str(ch, "raw_body")), 0, &ev);
+	CHECK(st == ST_UNAUTHORIZED, "challenge decrypted with the wrong key: 401 (%s)", ev.reason);
+	lark_event_free(&ev);
+	cfg_free(&wrong);
+}
+
+/* Anyone holding one signed request can extend it: SHA-256 of
+ * prefix || body || glue || suffix continues from the published digest. */
+static void
+length_extension(const cJSON *vec)
+{
+	const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 3);
+	const char *body = t_str(v, "raw_body"), *sig = t_str(v, "x_lark_signature");
+	const char *suffix = "{\"encrypt\":\"evil\"}";
+	size_t prefix = strlen(ts) + strlen(nonce) + strlen(t_str(vec, "encrypt_key"));
+	size_t total = prefix + strlen(body);
+	/* 0x80, zeros up to 56 mod 64, then the bit length in 8 bytes */
+	size_t glue = 1 + (55 - total % 64 + 64) % 64 + 8;
+	unsigned char forged[4096], md[32];
+	char forged_sig[65], check_sig[65];
+	size_t n = 0;
+	SHA256_CTX ctx;
+	struct lark_event ev;
+	enum status st;
+
+	memcpy(forged, body, strlen(body));
+	n = strlen(body);
+	forged[n++] = 0x80;
+	while ((prefix + n) % 64 != 56)
+		forged[n++] = 0;
+	for (int i = 7; i >= 0; i--)
+		forged[n++] = (unsigned char)(((unsigned long long)total * 8) >> (8 * i));
+	CHECK((prefix + n) % 64 == 0 && n - strlen(body) == glue, "length extension: glue padding built");
+	memcpy(forged + n, suffix, strlen(suffix));
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	SHA256_Init(&ctx);
+	for (int i = 0; i < 8; i++)
+		sscanf(sig + 8 * i, "%8x", &ctx.h[i]);
+	ctx.Nl = (unsigned)((prefix + n) * 8);
+	ctx.Nh = 0;
+	SHA256_Update(&ctx, suffix, strlen(suffix));
+	SHA256_Final(md, &ctx);
+#pragma GCC diagnostic pop
+	n += strlen(suffix);
+	crypto_hex(md, 32, forged_sig);
+	lark_sign(ts, nonce, t_str(vec, "encrypt_key"), (const char *)forged, n, check_sig);
+	CHECK(strcmp(forged_sig, check_sig) == 0, "length extension: the forged signature is valid without the key");
+	st = decide(&cfg, forged_sig, (const char *)forged, n, 0, &ev);
+	CHECK(st == ST_BAD_REQUEST, "length extension: the extended body is rejected as not one JSON value (%s)",
+	      ev.reason);
+	lark_event_free(&ev);
+}
+
+static void
+window(const cJSON *vec)
+{
+	const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 3);
+	const char *body = t_str(v, "raw_body"), *sig = t_str(v, "x_lark_signature");
+	struct lark_event ev;
+
+	CHECK(decide(&window_cfg, sig, body, strlen(body), 1700000300, &ev) == ST_OK, "max_age 300: 300 s old accepted");
+	lark_event_free(&ev);
+	CHECK(decide(&window_cfg, sig, body, strlen(body), 1700000301, &ev) == ST_UNAUTHORIZED, "max_age 300: 301 s old is 401");
+	lark_event_free(&ev);
+	CHECK(decide(&window_cfg, sig, body, strlen(body), 1699999699, &ev) == ST_UNAUTHORIZED, "max_age 300: 301 s ahead is 401");
+	lark_event_free(&ev);
+	CHECK(decide(&cfg, sig, body, strlen(body), 1800000000, &ev) == ST_OK, "max_age 0: any age accepted");
+	lark_event_free(&ev);
+}
+
+static void
+token_only(const cJSON *vec)
+{
+	const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 3);
+	const char *pt = t_str(v, "plaintext"), *body = t_str(v, "raw_body");
+	const char *chal = "{\"challenge\":\"x\\\"y\",\"token\":\"lark-test-verification-token-01\",\"type\":\"url_verification\"}";
+	struct lark_event ev;
+
+	CHECK(decide(&plain_cfg, NULL, pt, strlen(pt), 0, &ev) == ST_OK && !ev.challenge, "token-only: plaintext event accepted");
+	lark_event_free(&ev);
+	CHECK(decide(&plain_cfg, NULL, body, strlen(body), 0, &ev) == ST_SERVER_ERROR, "token-only: encrypted body is 500");
+	lark_event_free(&ev);
+	CHECK(decide(&plain_cfg, NULL, chal, strlen(chal), 0, &ev) == ST_OK && ev.challenge &&
+	      strcmp(ev.challenge_json, "{\"challenge\":\"x\\\"y\"}") == 0, "token-only: challenge answered, JSON-escaped");
+	lark_event_free(&ev);
+	CHECK(decide(&cfg, NULL, pt, strlen(pt), 0, &ev) == ST_UNAUTHORIZED, "key set: plaintext event unsigned is 401");
+	lark_event_free(&ev);
+}
+
+int
+main(void)
+{
+	cJSON *vec = t_vectors();
+	char text[512];
+
+	crypto_init();
+	ts = t_str(vec, "timestamp");
+	nonce = t_str(vec, "nonce");
+	snprintf(text, sizeof text, "verification_token = %s\nencrypt_key = %s\n",
+	         t_str(vec, "verification_token"), t_str(vec, "encrypt_key"));
+	load(&cfg, text);
+	snprintf(text, sizeof text, "verification_token = %s\nencrypt_key = %s\nmax_age = 300\n",
+	         t_str(vec, "verification_token"), t_str(vec, "encrypt_key"));
+	load(&window_cfg, text);
+	snprintf(text, sizeof text, "verification_token = %s\n", t_str(vec, "verification_token"));
+	load(&plain_cfg, text);
+
+	vectors(vec);
+	fields(vec);
+	negative(vec);
+	length_extension(vec);
+	window(vec);
+	token_only(vec);
+	cfg_free(&cfg);
+	cfg_free(&window_cfg);
+	cfg_free(&plain_cfg);
+	cJSON_Delete(vec);
+	return t_done();
+}
