@@ -170,8 +170,10 @@ handle(const struct config *c, const char *refusal, struct transport *t, struct 
 	if (st == ST_OK && !ev.challenge)
 		st = accept_event(c, &ev, &reason);
 out:
-	answer(t, st, ev.challenge ? ev.challenge_json : NULL);
+	/* log first: lighttpd sends SIGTERM to a CGI once its response is
+	 * complete, so nothing may come after the answer */
 	log_request((int)st, reason, ev.type, ev.id);
+	answer(t, st, ev.challenge ? ev.challenge_json : NULL);
 	lark_event_free(&ev);
 }
 

@@ -66,21 +66,9 @@ site() {
 # vector NAME FIELD: a field of a vector of the shared vectors file.
 vector() { jq -j --arg n "$1" --arg f "$2" '.vectors[] | select(.name == $n) | .[$f]' "$VEC"; }
 
-# seal PLAINFILE OUTBODY: encrypt and sign a plaintext as Feishu does, with
-# the openssl command line (an oracle independent of larkhook's code).
-# Prints the signature over TS, NONCE, KEY and the body.
-seal() {
-	local keyhex iv
-	keyhex=$(printf %s "$KEY" | sha256sum | cut -c1-64)
-	iv=$(openssl rand -hex 16)
-	{
-		printf '{"encrypt":"'
-		{ printf "$(printf %s "$iv" | sed 's/../\\x&/g')"
-		  openssl enc -aes-256-cbc -K "$keyhex" -iv "$iv" <"$1"; } | base64 -w0
-		printf '"}'
-	} >"$2"
-	sign "$2"
-}
+# seal PLAINFILE OUTBODY: encrypt and sign a plaintext as Feishu does (see
+# tools/seal). Prints the signature over TS, NONCE, KEY and the body.
+seal() { "$ROOT/tools/seal" "$KEY" "$TS" "$NONCE" "$1" "$2"; }
 # sign BODYFILE: the X-Lark-Signature for that body.
 sign() { { printf %s "$TS$NONCE$KEY"; cat "$1"; } | sha256sum | cut -c1-64; }
 

@@ -110,6 +110,12 @@ suite() {
 
 	r=$(post "$m" get "$url")
 	check "$m: GET answers 405" 405 "${r%% *}"
+
+	# lighttpd sends SIGTERM to a CGI once its response is complete: the
+	# log line must already be written by then (5 requests so far)
+	for _ in 1 2 3 4 5 6 7 8 9 10; do post "$m" more "$url" >/dev/null; done
+	check "$m: one log line per request, none lost when the response ends" \
+		15 "$(grep -c ' status=' "$S/larkhook.log")"
 }
 
 suite cgi
