@@ -40,4 +40,7 @@ test: deps
 clean:
 	rm -f larkhook src/*.o $(UNITS)
 
-.PHONY: all deps test clean
+.PHONY: all deps test clean demo
+
+demo:
+	@bash tools/demo.sh
