@@ -20,6 +20,7 @@ struct parser {
 	int line;
 	struct hook *hook;	/* current [on] section, or NULL for globals */
 	int seen[32];		/* line of first use per global key */
+	int hook_seen[8];	/* the same per key of the current [on] section */
 	char *err;
 	size_t errlen;
 };
@@ -145,6 +146,9 @@ env_entry(struct parser *p, const char *v)
 			return fail(p, "env: \"%.*s\" is not a variable name", (int)(eq - v), v);
 	if (strncmp(v, "LARK_", 5) == 0 || strncmp(v, "PATH=", 5) == 0 || strncmp(v, "HOME=", 5) == 0)
 		return fail(p, "env: %.*s is set by larkhook itself", (int)(eq - v), v);
+	for (int i = 0; i < c->nenv; i++)
+		if (strncmp(c->env[i], v, (size_t)(eq - v) + 1) == 0)
+			return fail(p, "env: %.*s is set twice", (int)(eq - v), v);
 	if (!(grown = realloc(c->env, (c->nenv + 1) * sizeof *grown)))
 		return fail(p, "out of memory");
 	c->env = grown;
@@ -213,17 +217,24 @@ global(struct parser *p, const char *key, char *v)
 	}
 }
 
+static const char *const hook_keys[] = { "run", "timeout", "attempts", "each", "mode", NULL };
+
 static int
 hook_key(struct parser *p, const char *key, const char *v)
 {
 	struct hook *h = p->hook;
 	unsigned long n;
+	int k;
 
-	if (strcmp(key, "run") == 0) {
-		if (h->run)
-			return fail(p, "duplicate key \"run\" in [on %s]", h->pattern);
+	for (k = 0; hook_keys[k] && strcmp(hook_keys[k], key); k++)
+		;
+	if (hook_keys[k] && p->hook_seen[k])
+		return fail(p, "duplicate key \"%s\" in [on %s] (first set on line %d)", key,
+		            h->pattern, p->hook_seen[k]);
+	if (hook_keys[k])
+		p->hook_seen[k] = p->line;
+	if (strcmp(key, "run") == 0)
 		return set_string(p, &h->run, v, 0);
-	}
 	if (strcmp(key, "timeout") == 0)
 		return duration(p, key, v, 1, 86400, &h->timeout);
 	if (strcmp(key, "attempts") == 0) {
@@ -267,7 +278,8 @@ section(struct parser *p, char *s, size_t n)
 	if (!*pat || strlen(pat) > 256)
 		return fail(p, "[on]: the event type pattern is empty or too long");
 	for (char *q = pat; *q; q++)
-		if (*q <= ' ' || *q > '~' || (*q == '*' && !(q[1] == '\0' && (q == pat || q[-1] == '.'))))
+		if (*q <= ' ' || *q > '~' || (*q == '*' && !(q[1] == '\0' && (q == pat || q[-1] == '.'))) ||
+		    (*q == '.' && (q == pat || q[1] == '.' || q[1] == '\0')))
 			return fail(p, "[on %s]: a pattern is a type, \"prefix.*\" or \"*\"", pat);
 	for (int i = 0; i < c->nhooks; i++)
 		if (strcmp(c->hooks[i].pattern, pat) == 0)
@@ -277,6 +289,7 @@ section(struct parser *p, char *s, size_t n)
 	c->hooks = grown;
 	h = p->hook = &c->hooks[c->nhooks++];
 	memset(h, 0, sizeof *h);
+	memset(p->hook_seen, 0, sizeof p->hook_seen);
 	h->line = p->line;
 	h->attempts = 5;
 	h->match = strcmp(pat, "*") == 0 ? MATCH_ANY :

@@ -14,28 +14,52 @@
 
 static const char *const dirs[] = { "tmp", "new", "cur", "done", "failed", "seen" };
 
+/* "key value\n" for a field that is present. */
+static size_t
+field(char *out, size_t cap, const char *key, const char *value)
+{
+	int n = value ? snprintf(out, cap, "%s %s\n", key, value) : 0;
+
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static size_t
+flen(const char *key, const char *value)
+{
+	return value ? strlen(key) + strlen(value) + 2 : 0;
+}
+
 char *
 spool_format(const struct spool_record *r, size_t *len)
 {
-	size_t cap = 1024 + r->json_len;
-	char *buf = malloc(cap);
-	int n;
+	char received[32], jobs[16];
+	size_t cap, n;
+	char *buf;
 
-	if (!buf)
+	snprintf(received, sizeof received, "%lld", (long long)r->received);
+	snprintf(jobs, sizeof jobs, "%d", r->jobs);
+	cap = strlen(SPOOL_MAGIC) + 2 + flen("id", r->id) + flen("type", r->type) +
+	      flen("schema", r->schema) + flen("received", received) + flen("jobs", jobs) +
+	      flen("time", r->time) +
+	      flen("app_id", r->app_id) + flen("tenant_key", r->tenant_key) +
+	      flen("each", r->each) + 1 + r->json_len + 1;
+	if (!(buf = malloc(cap)))
 		return NULL;
-	n = snprintf(buf, cap, "%s\nid %s\ntype %s\nschema %s\nreceived %lld\njobs %d\n",
-	             SPOOL_MAGIC, r->id, r->type, r->schema, (long long)r->received, r->jobs);
-	if (r->time)
-		n += snprintf(buf + n, cap - n, "time %s\n", r->time);
-	if (r->app_id)
-		n += snprintf(buf + n, cap - n, "app_id %s\n", r->app_id);
-	if (r->tenant_key)
-		n += snprintf(buf + n, cap - n, "tenant_key %s\n", r->tenant_key);
-	if (r->each)
-		n += snprintf(buf + n, cap - n, "each %s\n", r->each);
+	n = (size_t)snprintf(buf, cap, "%s\n", SPOOL_MAGIC);
+	n += field(buf + n, cap - n, "id", r->id);
+	n += field(buf + n, cap - n, "type", r->type);
+	n += field(buf + n, cap - n, "schema", r->schema);
+	n += field(buf + n, cap - n, "received", received);
+	n += field(buf + n, cap - n, "jobs", jobs);
+	n += field(buf + n, cap - n, "time", r->time);
+	n += field(buf + n, cap - n, "app_id", r->app_id);
+	n += field(buf + n, cap - n, "tenant_key", r->tenant_key);
+	n += field(buf + n, cap - n, "each", r->each);
 	buf[n++] = '\n';
 	memcpy(buf + n, r->json, r->json_len);
-	*len = (size_t)n + r->json_len;
+	n += r->json_len;
+	buf[n] = '\0';
+	*len = n;
 	return buf;
 }
 

@@ -25,7 +25,8 @@ struct spool_record {
 	time_t received;
 };
 
-/* Serialise r into a malloc'd buffer (caller frees); *len is its length. Pure. */
+/* Serialise r into a malloc'd, NUL-terminated buffer (caller frees); *len
+ * is its length without the NUL. Pure. */
 char *spool_format(const struct spool_record *r, size_t *len);
 
 /* Store r durably under spool: write, fsync, claim seen/, make r->jobs jobs

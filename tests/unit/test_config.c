@@ -354,6 +354,9 @@ test_errors(void)
 	REJECTS("a duplicate section", TOKEN "[on a]\nrun = x\n\n[on a]\nrun = y\n", 5,
 	        "already defined on line 2");
 	REJECTS("[on a*b]", TOKEN "[on a*b]\nrun = x\n", 2, NULL);
+	REJECTS("[on .*] (empty segment)", TOKEN "[on .*]\nrun = x\n", 2, "a pattern is");
+	REJECTS("[on a..b] (empty segment)", TOKEN "[on a..b]\nrun = x\n", 2, "a pattern is");
+	REJECTS("[on a.] (trailing dot)", TOKEN "[on a.]\nrun = x\n", 2, "a pattern is");
 	REJECTS("[on *.x]", TOKEN "[on *.x]\nrun = x\n", 2, NULL);
 	REJECTS("[on a*] (no dot before *)", TOKEN "[on a*]\nrun = x\n", 2, NULL);
 	REJECTS("[on a.**]", TOKEN "[on a.**]\nrun = x\n", 2, NULL);
@@ -371,6 +374,7 @@ test_errors(void)
 
 	REJECTS("env = 1X=y", TOKEN "env = 1X=y\n", 2, "not a variable name");
 	REJECTS("env = LARK_X=1", TOKEN "env = LARK_X=1\n", 2, "set by larkhook");
+	REJECTS("the same env name twice", TOKEN "env = A=1\nenv = A=2\n", 3, "set twice");
 	REJECTS("env = PATH=/x", TOKEN "env = PATH=/x\n", 2, "set by larkhook");
 	REJECTS("env = HOME=/x", TOKEN "env = HOME=/x\n", 2, "set by larkhook");
 	REJECTS("env = novalue", TOKEN "env = novalue\n", 2, "NAME=VALUE");
