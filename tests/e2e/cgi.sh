@@ -1,6 +1,7 @@
 #!/bin/bash
 # cgi.sh: larkhook as a CGI, driven through its environment and stdin:
 # every status of SPEC section 3, the seed events, dedupe, the uniform 401.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 S=$(site main)
@@ -272,3 +273,15 @@ check_true "log lines carry status and reason" grep -q 'status=401 reason="signa
 check "log holds no encrypt key" 0 "$(grep -cF "$KEY" <<<"$logs")"
 check "log holds no verification token" 0 "$(grep -cF "$TOKEN" <<<"$logs")"
 check "log holds no event field values" 0 "$(grep -cE '7140964208476371111|ou_7dab8a3d3cdcc9da365777c7ad535d62|ajls384kdjx98XX' <<<"$logs")"
+
+# --- secrets read from files (one trailing newline dropped) ---------------------------------
+S11=$(site secretfiles)
+printf '%s\n' "$KEY" >"$S11/key"
+printf '%s\n' "$TOKEN" >"$S11/token"
+sed -i -e "s|^encrypt_key = .*|encrypt_key_file = key|" \
+	-e "s|^verification_token = .*|verification_token_file = $S11/token|" "$S11/larkhook.conf"
+chown "$OWNER" "$S11/key" "$S11/token"
+chmod 600 "$S11/key" "$S11/token"
+cgi_signed "$S11/larkhook.conf" "$T/comp.body" "$sig"
+check "secrets from encrypt_key_file (relative) and verification_token_file: 200" 200 "$(status)"
+check "... and the event is stored" 1 "$(count "$S11/larkhook-spool" new)"

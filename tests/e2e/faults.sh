@@ -1,6 +1,7 @@
 #!/bin/bash
 # faults.sh: storage faults give 503 with Retry-After, leave nothing claimed,
 # and the redelivered event is accepted once the fault is gone.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 vector comp raw_body >"$T/comp.body"

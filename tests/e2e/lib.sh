@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: shared helpers for the end-to-end suites (sourced by bash).
 # Every suite prints "ok - NAME" or "FAIL - NAME: why" per assertion.
 set -u
@@ -16,10 +17,10 @@ PIDS=()
 
 # Stop what this suite started, by PID, and wait for each to be gone.
 cleanup() {
-	local p i
+	local p
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do
-		for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
 		kill -KILL "$p" 2>/dev/null
 	done
 	rm -rf "$T"
@@ -104,7 +105,7 @@ free_port() {
 }
 # wait_for TIMEOUT_S COMMAND...: poll until COMMAND succeeds.
 wait_for() {
-	local limit=$1 i; shift
-	for i in $(seq $((limit * 20))); do "$@" && return 0; sleep 0.05; done
+	local limit=$1; shift
+	for _ in $(seq $((limit * 20))); do "$@" && return 0; sleep 0.05; done
 	return 1
 }
