@@ -1,5 +1,7 @@
 /* spool.c: durable intake of events into the spool directory */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -185,6 +187,86 @@ rollback(struct names *nm, int made)
 	fsync_dir(nm->seen_dir);
 }
 
+/* Remove new/ jobs of one event (names ARRIVAL.HASH.INDEX). */
+static void
+remove_jobs(const struct names *nm)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d = opendir(nm->new_dir);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *dot = strchr(e->d_name, '.');
+
+		if (dot && strncmp(dot + 1, nm->hash, 64) == 0 && dot[65] == '.' &&
+		    snprintf(path, sizeof path, "%s/%s", nm->new_dir, e->d_name) < (int)sizeof path)
+			unlink(path);
+	}
+	closedir(d);
+}
+
+/* A writer that died or hung after claiming: its process is gone, or its
+ * record is far older than an intake takes (milliseconds). */
+static int
+stale(const char *name, const struct stat *st)
+{
+	long pid = strtol(name + 65, NULL, 10);
+
+	if (time(NULL) - st->st_mtime > 60)
+		return 1;
+	return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* seen/HASH exists. If it is the claim of a writer that died before its
+ * answer (its tmp/ record, the same inode, is still there), no 200 was sent
+ * and Feishu redelivers: undo that claim so this delivery can take it.
+ * 1 when a claim was undone. */
+static int
+recover_claim(const char *spool, struct names *nm)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct stat seen, st;
+	struct dirent *e;
+	int undone = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof dir, "%s/tmp", spool);
+	if (lstat(nm->seen, &seen) || !(d = opendir(dir)))
+		return 0;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, nm->hash, 64) != 0 || e->d_name[64] != '.' ||
+		    snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+		    lstat(path, &st) || st.st_ino != seen.st_ino || !stale(e->d_name, &st))
+			continue;
+		remove_jobs(nm);
+		unlink(nm->seen);
+		unlink(path);
+		undone = 1;
+	}
+	closedir(d);
+	if (undone && (fsync_dir(nm->new_dir) || fsync_dir(nm->seen_dir)))
+		return 0;
+	return undone;
+}
+
+/* link() the record into seen/, taking over the claim of a dead writer.
+ * 0 on success; -1 with errno (EEXIST: the id was accepted before). */
+static int
+claim(const char *spool, struct names *nm)
+{
+	if (link(nm->tmp, nm->seen) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	if (!recover_claim(spool, nm)) {
+		errno = EEXIST;
+		return -1;
+	}
+	return link(nm->tmp, nm->seen);
+}
+
 enum status
 spool_store(const char *spool, const struct spool_record *r, int *duplicate,
             const char **reason)
@@ -209,7 +291,7 @@ spool_store(const char *spool, const struct spool_record *r, int *duplicate,
 	free(buf);
 
 	/* the claim: link() fails with EEXIST for an id already accepted */
-	if (link(nm.tmp, nm.seen)) {
+	if (claim(spool, &nm) != 0) {
 		int e = errno;
 
 		unlink(nm.tmp);
