@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -96,7 +97,12 @@ prepare(const char *spool)
 		else if (errno != EEXIST)
 			return -1;
 	}
-	return made ? fsync_dir(spool) : 0;
+	if (!made)
+		return 0;
+	/* the lock that serialises take-overs of dead writers' claims */
+	snprintf(path, sizeof path, "%s/intake.lock", spool);
+	close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+	return fsync_dir(spool);
 }
 
 static int
@@ -252,19 +258,27 @@ recover_claim(const char *spool, struct names *nm)
 }
 
 /* link() the record into seen/, taking over the claim of a dead writer.
- * 0 on success; -1 with errno (EEXIST: the id was accepted before). */
+ * Take-overs are serialised by a lock, so two redeliveries cannot both
+ * undo and claim. 0 on success; -1 with errno (EEXIST: accepted before). */
 static int
 claim(const char *spool, struct names *nm)
 {
+	char lock[PATH_MAX];
+	int fd, rc = -1;
+
 	if (link(nm->tmp, nm->seen) == 0)
 		return 0;
 	if (errno != EEXIST)
 		return -1;
-	if (!recover_claim(spool, nm)) {
-		errno = EEXIST;
+	snprintf(lock, sizeof lock, "%s/intake.lock", spool);
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
 		return -1;
-	}
-	return link(nm->tmp, nm->seen);
+	if (flock(fd, LOCK_EX) == 0 && recover_claim(spool, nm))
+		rc = link(nm->tmp, nm->seen);
+	else
+		errno = EEXIST;
+	close(fd);
+	return rc;
 }
 
 enum status

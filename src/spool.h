@@ -3,6 +3,7 @@
  *   seen/  <idhash>: one link per event id ever accepted (the dedupe claim)
  *   new/   jobs waiting: <arrival>.<idhash>.<index>[:<runner state>]
  *   cur/   jobs a runner holds; done/ and failed/ their ends
+ *   intake.lock  serialises taking over the claim of a writer that died
  * A job file is a hard link of the record: a header of "key value" lines,
  * an empty line, then the decrypted event JSON exactly as received. */
 #ifndef SPOOL_H
