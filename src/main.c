@@ -253,6 +253,20 @@ check(const char *file)
 	for (int i = 0; i < c.nhooks; i++)
 		printf("hook [on %s]: %s%s%s\n", c.hooks[i].pattern, c.hooks[i].run,
 		       c.hooks[i].each ? " (each " : "", c.hooks[i].each ? c.hooks[i].each : "");
+	for (int i = 0; i < c.nhooks; i++) {
+		const char *run = c.hooks[i].run;
+		size_t n = strcspn(run, " \t");
+		char prog[PATH_MAX];
+
+		/* only an absolute program can be checked without the shell */
+		if (run[0] == '/' && n < sizeof prog) {
+			memcpy(prog, run, n);
+			prog[n] = '\0';
+			if (access(prog, X_OK) != 0)
+				printf("warning: [on %s]: %s is not an executable file (%s)\n",
+				       c.hooks[i].pattern, prog, strerror(errno));
+		}
+	}
 	if (!c.nhooks)
 		printf("warning: no [on TYPE] sections: events are acknowledged and dropped\n");
 	if (!c.encrypt_key)

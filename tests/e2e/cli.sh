@@ -65,3 +65,9 @@ env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST LARKHOOK
 	CONTENT_LENGTH="$(stat -c %s "$T/challenge.body")" \
 	"${RUNAS[@]}" "$T/beside/larkhook" <"$T/challenge.body" >"$T/resp" 2>/dev/null
 check "LARKHOOK_CONFIG wins over the file beside the executable" 500 "$(status)"
+
+printf 'verification_token = t\nencrypt_key = k\n[on a.b]\nrun = %s/nope.sh --flag\n' "$T" >"$T/hook.conf"
+chmod 600 "$T/hook.conf"
+out=$("$BIN" -c "$T/hook.conf" check 2>&1); rc=$?
+check "check with a missing hook program: still exit 0" 0 "$rc"
+check_true "check warns that the hook program is missing" grep -q "\[on a.b\]: $T/nope.sh is not an executable file" <<<"$out"

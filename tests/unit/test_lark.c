@@ -1,5 +1,6 @@
 /* test_lark.c: the protocol decision on the shared vectors, the unsigned
  * path, the replay window, and a forged SHA-256 length extension */
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "t.h"
@@ -212,6 +213,37 @@ token_only(const cJSON *vec)
 	lark_event_free(&ev);
 }
 
+/* Legacy card callbacks are signed with SHA-1 over the Verification Token;
+ * larkhook does not accept them (SPEC covers the schema 2.0 card callback).
+ * The vector is checked here so the scheme is known, then refused. */
+static void
+legacy_card(const cJSON *vec)
+{
+	const cJSON *card = cJSON_GetObjectItem(vec, "card_legacy_sha1");
+	const char *body = t_str(card, "raw_body"), *want = t_str(card, "x_lark_signature");
+	unsigned char md[20];
+	char hex[41];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct lark_event ev;
+	struct lark_request rq = { want, t_str(card, "timestamp"), t_str(card, "nonce"), body, strlen(body) };
+
+	EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+	EVP_DigestUpdate(ctx, t_str(card, "timestamp"), strlen(t_str(card, "timestamp")));
+	EVP_DigestUpdate(ctx, t_str(card, "nonce"), strlen(t_str(card, "nonce")));
+	EVP_DigestUpdate(ctx, t_str(card, "verification_token"), strlen(t_str(card, "verification_token")));
+	EVP_DigestUpdate(ctx, body, strlen(body));
+	EVP_DigestFinal_ex(ctx, md, NULL);
+	EVP_MD_CTX_free(ctx);
+	crypto_hex(md, 20, hex);
+	CHECK(strcmp(hex, want) == 0, "legacy card: the SHA-1 vector is as documented");
+	CHECK(lark_decide(&cfg, &rq, 0, &ev) == ST_UNAUTHORIZED, "legacy card with its SHA-1 signature: 401");
+	lark_event_free(&ev);
+	rq.signature = rq.timestamp = rq.nonce = NULL;
+	CHECK(lark_decide(&plain_cfg, &rq, 0, &ev) == ST_BAD_REQUEST,
+	      "legacy card in token-only mode: 400, not an event (%s)", ev.reason);
+	lark_event_free(&ev);
+}
+
 int
 main(void)
 {
@@ -236,6 +268,7 @@ main(void)
 	length_extension(vec);
 	window(vec);
 	token_only(vec);
+	legacy_card(vec);
 	cfg_free(&cfg);
 	cfg_free(&window_cfg);
 	cfg_free(&plain_cfg);
