@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 
 static int sink = 2;
@@ -71,7 +72,6 @@ emit(const char *text)
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t n;
-	ssize_t w;
 
 	gmtime_r(&now, &tm);
 	n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -79,9 +79,7 @@ emit(const char *text)
 	if (n > sizeof line - 2)
 		n = sizeof line - 2;
 	line[n++] = '\n';
-	do
-		w = write(sink, line, n);
-	while (w < 0 && errno == EINTR);
+	io_write_all(sink, line, n);
 }
 
 void

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "crypto.h"
 #include "spool.h"
 
@@ -105,22 +106,6 @@ prepare(const char *spool)
 	return fsync_dir(spool);
 }
 
-static int
-write_all(int fd, const char *buf, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, buf, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Write the record to tmp/ and make it durable. Any error removes it: after
  * a failed fsync the page cache may hold nothing, so it is never retried. */
 static int
@@ -130,7 +115,7 @@ write_tmp(const char *tmp, const char *buf, size_t n)
 
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, buf, n) || fsync(fd)) {
+	if (io_write_all(fd, buf, n) || fsync(fd)) {
 		close(fd);
 		unlink(tmp);
 		return -1;

@@ -12,6 +12,7 @@
 #include <fcgiapp.h>
 
 #include "transport.h"
+#include "io.h"
 
 #define CHUNK 65536
 
@@ -228,22 +229,6 @@ reason_phrase(enum status s)
 	return "Error";
 }
 
-static int
-write_all(int fd, const char *buf, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, buf, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 void
 tr_respond(struct transport *t, const struct response *r)
 {
@@ -261,8 +246,8 @@ tr_respond(struct transport *t, const struct response *r)
 		return;
 	}
 	/* the web server may be gone; nothing more to do then */
-	if (write_all(1, head, (size_t)n) == 0)
-		write_all(1, r->body, blen);
+	if (io_write_all(1, head, (size_t)n) == 0)
+		io_write_all(1, r->body, blen);
 }
 
 void

@@ -1,0 +1,11 @@
+/* io.h: small system-call helpers shared by the I/O edges */
+#ifndef IO_H
+#define IO_H
+
+#include <stddef.h>
+
+/* Write all n bytes of buf to fd, retrying short writes and EINTR.
+ * 0 on success, -1 with errno set. */
+int io_write_all(int fd, const void *buf, size_t n);
+
+#endif
