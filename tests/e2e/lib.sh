@@ -3,7 +3,6 @@
 # Every suite prints "ok - NAME" or "FAIL - NAME: why" per assertion.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=$ROOT/larkhook
 VEC=$ROOT/../shared/vectors/lark-vectors.json
 [ -r "$VEC" ] || VEC=$ROOT/tests/data/lark-vectors.json
 KEY=$(jq -r .encrypt_key "$VEC")
@@ -13,6 +12,11 @@ NONCE=$(jq -r .nonce "$VEC")
 
 T=$(mktemp -d /tmp/larkhook-test.XXXXXX)
 chmod 755 "$T"
+# the unprivileged user may not reach into the checkout (e.g. under /root)
+mkdir -p "$T/bin"
+cp "$ROOT/larkhook" "$T/bin/larkhook"
+chmod 755 "$T/bin" "$T/bin/larkhook"
+BIN=$T/bin/larkhook
 PIDS=()
 
 # Stop what this suite started, by PID, and wait for each to be gone.

@@ -8,11 +8,6 @@
 
 command -v lighttpd >/dev/null || { fail "lighttpd is installed" "run: make deps"; exit 1; }
 
-# The binary where www-data can execute it whatever the checkout's modes.
-mkdir -p "$T/bin"
-cp "$BIN" "$T/bin/larkhook"
-chmod 755 "$T/bin" "$T/bin/larkhook"
-
 vector challenge raw_body >"$T/challenge.body"
 vector comp raw_body >"$T/comp.body"
 SIG=$(vector comp x_lark_signature)
