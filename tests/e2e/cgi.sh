@@ -78,6 +78,10 @@ cgi_signed "$C" "$T/comp-space.body" "$sig"
 check "one byte appended to a signed body: 401" 401 "$(status)"
 cgi_signed "$C" "$T/comp.body" "$sig, $sig"
 check "two signature headers merged by the server: 401" 401 "$(status)"
+long=$(head -c 300 /dev/zero | tr '\0' n)
+cgi "$C" "$T/comp.body" HTTP_X_LARK_SIGNATURE="$(NONCE=$long sign "$T/comp.body")" \
+	HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" HTTP_X_LARK_REQUEST_NONCE="$long"
+check "a 300-byte nonce, even correctly signed: 401" 401 "$(status)"
 
 # --- the unsigned path: one response, byte for byte -----------------------------
 cgi "$C" "$T/challenge.body" >/dev/null
