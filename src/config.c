@@ -25,6 +25,8 @@ struct parser {
 	size_t errlen;
 };
 
+static int fail(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static int
 fail(struct parser *p, const char *fmt, ...)
 {
