@@ -3,7 +3,7 @@
 # missing (as root), or print the exact command to run.
 set -u
 PKGS="gcc make pkg-config libfcgi-dev libcjson-dev libssl-dev openssl
-lighttpd spawn-fcgi libfcgi-bin curl strace jq util-linux"
+lighttpd apache2 spawn-fcgi libfcgi-bin curl strace jq util-linux"
 
 missing=""
 for p in $PKGS; do
