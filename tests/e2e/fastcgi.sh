@@ -81,3 +81,27 @@ check "the responder is still alive after 6 requests" "$BIN" \
 check "all 6 requests were served by that one process" "6 larkhook[$PID]:" \
 	"$(grep ' status=' "$S/larkhook.log" | grep -o 'larkhook\[[0-9]*\]:' | sort | uniq -c |
 		sed 's/^ *//')"
+
+# a body that never arrives: 408 after read_timeout, and the responder
+# goes on serving
+S2=$(site fcgi-slow "read_timeout = 1")
+SOCK2=$T/slow.sock
+spawn=(spawn-fcgi -n -s "$SOCK2")
+[ "$(id -u)" -eq 0 ] && spawn+=(-u www-data -g www-data)
+"${spawn[@]}" -- "$BIN" -c "$S2/larkhook.conf" </dev/null >"$T/spawn2.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 test -S "$SOCK2" || fail "second responder starts" "$(cat "$T/spawn2.log")"
+mkfifo "$T/fifo"
+sleep 30 >"$T/fifo" &
+writer=$!
+PIDS+=("$writer")
+env -i REQUEST_METHOD=POST CONTENT_LENGTH=100 cgi-fcgi -bind -connect "$SOCK2" \
+	<"$T/fifo" >"$T/resp" 2>/dev/null &
+client=$!
+PIDS+=("$client")
+wait_for 10 grep -q '^Status:' "$T/resp"
+check "FastCGI body not sent within read_timeout: Status 408" 408 "$(status)"
+kill "$writer" "$client" 2>/dev/null
+fcgi_slow_challenge=$(env -i REQUEST_METHOD=POST CONTENT_LENGTH="$(stat -c %s "$T/challenge.body")" \
+	cgi-fcgi -bind -connect "$SOCK2" <"$T/challenge.body" 2>/dev/null | sed -n '1s/^Status: \([0-9]*\).*/\1/p')
+check "after a 408 the responder serves the next request" 200 "$fcgi_slow_challenge"
