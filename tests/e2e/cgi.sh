@@ -289,3 +289,20 @@ chmod 600 "$S11/key" "$S11/token"
 cgi_signed "$S11/larkhook.conf" "$T/comp.body" "$sig"
 check "secrets from encrypt_key_file (relative) and verification_token_file: 200" 200 "$(status)"
 check "... and the event is stored" 1 "$(count "$S11/larkhook-spool" new)"
+
+# --- 20 deliveries of one event at once: one claim, one job ----------------------------------
+S12=$(site concurrent)
+pids=()
+for i in $(seq 20); do
+	env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+		CONTENT_LENGTH="$(stat -c %s "$T/comp.body")" LARKHOOK_CONFIG="$S12/larkhook.conf" \
+		HTTP_X_LARK_SIGNATURE="$sig" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
+		HTTP_X_LARK_REQUEST_NONCE="$NONCE" "${RUNAS[@]}" "$BIN" <"$T/comp.body" >"$T/par.$i" 2>/dev/null &
+	pids+=($!)
+done
+wait "${pids[@]}"
+check "20 simultaneous deliveries: all answered 200" 20 "$(grep -l '^Status: 200' "$T"/par.* | wc -l)"
+check "20 simultaneous deliveries: exactly one job" 1 "$(count "$S12/larkhook-spool" new)"
+check "20 simultaneous deliveries: one stored, 19 duplicates" "1 19" \
+	"$(grep -c 'reason="event stored"' "$S12/larkhook.log") $(grep -c 'reason="duplicate event id"' "$S12/larkhook.log")"
+check "20 simultaneous deliveries: no temp record left" 0 "$(count "$S12/larkhook-spool" tmp)"
