@@ -94,13 +94,7 @@ serve() {
 		fail "$name: apache2 accepts the config" "$(cat "$RUN/check.log")"
 		return 1
 	fi
-	apache2 -f "$RUN/httpd.conf" -DFOREGROUND </dev/null >"$RUN/stdout.log" 2>&1 &
-	PIDS+=($!)
-	# any HTTP answer (404 for /) means it listens
-	if ! wait_for 10 curl -s -m 1 -o /dev/null "http://127.0.0.1:$PORT/"; then
-		fail "$name: apache2 starts" "$(cat "$RUN/stdout.log" "$RUN/error.log" 2>/dev/null)"
-		return 1
-	fi
+	launch "$name: apache2" "$RUN" "$PORT" apache2 -f "$RUN/httpd.conf" -DFOREGROUND
 }
 
 serve apache || exit 1

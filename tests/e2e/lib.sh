@@ -113,3 +113,16 @@ wait_for() {
 	for _ in $(seq $((limit * 20))); do "$@" && return 0; sleep 0.05; done
 	return 1
 }
+
+# launch NAME DIR PORT COMMAND...: start a server in the foreground of a
+# background job (its PID joins PIDS, output in DIR/stdout.log) and wait
+# until it answers HTTP on 127.0.0.1:PORT; says FAIL with its logs if not.
+launch() {
+	local name=$1 dir=$2 port=$3; shift 3
+	"$@" </dev/null >"$dir/stdout.log" 2>&1 &
+	PIDS+=($!)
+	# any HTTP answer (404 for /) means it listens
+	wait_for 10 curl -s -m 1 -o /dev/null "http://127.0.0.1:$port/" && return 0
+	fail "$name starts" "$(cat "$dir/stdout.log" "$dir/error.log" 2>/dev/null)"
+	return 1
+}

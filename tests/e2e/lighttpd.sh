@@ -62,13 +62,7 @@ serve() {
 		fail "$mode: lighttpd accepts the config" "$(cat "$run/check.log")"
 		return 1
 	fi
-	lighttpd -D -f "$run/lighttpd.conf" </dev/null >"$run/stdout.log" 2>&1 &
-	PIDS+=($!)
-	# any HTTP answer (404 for /) means it listens
-	if ! wait_for 10 curl -s -m 1 -o /dev/null "http://127.0.0.1:$PORT/"; then
-		fail "$mode: lighttpd starts" "$(cat "$run/stdout.log" "$run/error.log" 2>/dev/null)"
-		return 1
-	fi
+	launch "$mode: lighttpd" "$run" "$PORT" lighttpd -D -f "$run/lighttpd.conf"
 }
 
 # suite MODE: assertions (a) to (e) through one server.
