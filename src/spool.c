@@ -85,7 +85,7 @@ static int
 prepare(const char *spool)
 {
 	char path[PATH_MAX];
-	int made = 0;
+	int made = 0, fd;
 
 	if (mkdir(spool, 0700) == 0)
 		made = 1;
@@ -102,7 +102,8 @@ prepare(const char *spool)
 		return 0;
 	/* the lock that serialises take-overs of dead writers' claims */
 	snprintf(path, sizeof path, "%s/intake.lock", spool);
-	close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0)
+		close(fd);
 	return fsync_dir(spool);
 }
 
