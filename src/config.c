@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crypto.h"
 
 #define MAX_FILE (1024 * 1024)
 
@@ -384,6 +385,15 @@ finish(struct parser *p)
 	return 0;
 }
 
+/* The AES key is SHA-256 of the Encrypt Key: derive it once, not per request. */
+static int
+derive_key(struct config *c)
+{
+	struct bytes key = { c->encrypt_key, c->encrypt_key ? strlen(c->encrypt_key) : 0 };
+
+	return c->encrypt_key ? crypto_sha256(&key, 1, c->aes_key) : 0;
+}
+
 int
 cfg_parse(const char *text, size_t len, const char *file, struct config *c,
           char *err, size_t errlen)
@@ -413,6 +423,8 @@ cfg_parse(const char *text, size_t len, const char *file, struct config *c,
 			goto out;
 	}
 	rc = finish(&p);
+	if (rc == 0 && derive_key(c))
+		rc = fail(&p, "cannot derive the AES key");
 out:
 	free(buf);
 	return rc;
@@ -488,6 +500,10 @@ cfg_load(const char *file, struct config *c, char *err, size_t errlen)
 		rc = secret(&c->token, c->token_file, "verification_token_file", err, errlen);
 	if (rc == 0 && c->encrypt_key_file)
 		rc = secret(&c->encrypt_key, c->encrypt_key_file, "encrypt_key_file", err, errlen);
+	if (rc == 0 && derive_key(c)) {
+		snprintf(err, errlen, "%s: cannot derive the AES key", file);
+		rc = -1;
+	}
 	return rc;
 }
 

@@ -26,6 +26,7 @@ struct config {
 	char *token_file;
 	char *encrypt_key;	/* NULL: token-only mode */
 	char *encrypt_key_file;
+	unsigned char aes_key[32];	/* SHA-256 of encrypt_key, derived once */
 	char *spool;
 	size_t max_body;
 	unsigned max_age;	/* seconds, 0 = off */

@@ -78,8 +78,7 @@ static enum status
 decrypt(const struct config *c, const cJSON *outer, enum path path, struct lark_event *ev)
 {
 	const cJSON *enc = cJSON_GetObjectItemCaseSensitive(outer, "encrypt");
-	struct bytes key = { c->encrypt_key, strlen(c->encrypt_key) };
-	unsigned char aes[32], *raw = NULL;
+	unsigned char *raw = NULL;
 	size_t rawn = 0;
 	int rc;
 
@@ -89,11 +88,7 @@ decrypt(const struct config *c, const cJSON *outer, enum path path, struct lark_
 		return bad(ev, path, "encrypt is not a string");
 	if (crypto_b64decode(enc->valuestring, strlen(enc->valuestring), &raw, &rawn))
 		return bad(ev, path, "encrypt is not strict base64");
-	if (crypto_sha256(&key, 1, aes)) {
-		free(raw);
-		return fail(ev, ST_SERVER_ERROR, "SHA-256 failed");
-	}
-	rc = crypto_decrypt(aes, raw, rawn, &ev->plain, &ev->plain_len);
+	rc = crypto_decrypt(c->aes_key, raw, rawn, &ev->plain, &ev->plain_len);
 	free(raw);
 	if (rc)
 		return bad(ev, path, "undecryptable: bad length, key or padding");
@@ -173,7 +168,7 @@ static enum status
 inner(const struct config *c, const struct lark_request *rq, time_t now, enum path path,
       struct lark_event *ev)
 {
-	const cJSON *root, *header, *event, *token;
+	const cJSON *root, *header, *event, *token, *type;
 	const char *err;
 
 	if ((err = json_parse(ev->plain, ev->plain_len, &ev->root)))
@@ -184,13 +179,13 @@ inner(const struct config *c, const struct lark_request *rq, time_t now, enum pa
 	header = cJSON_GetObjectItemCaseSensitive(root, "header");
 	event = cJSON_GetObjectItemCaseSensitive(root, "event");
 	token = cJSON_GetObjectItemCaseSensitive(root, "token");
+	type = cJSON_GetObjectItemCaseSensitive(root, "type");
 	if (cJSON_IsObject(header)) {
 		ev->schema = "2.0";
 		token = cJSON_GetObjectItemCaseSensitive(header, "token");
 	} else if (header) {
 		return bad(ev, path, "header is not an object");
-	} else if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "type")) &&
-	           strcmp(cJSON_GetObjectItemCaseSensitive(root, "type")->valuestring, "url_verification") == 0) {
+	} else if (cJSON_IsString(type) && strcmp(type->valuestring, "url_verification") == 0) {
 		ev->schema = NULL;
 	} else if (cJSON_GetObjectItemCaseSensitive(root, "uuid") && cJSON_IsObject(event)) {
 		ev->schema = "1.0";

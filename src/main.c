@@ -139,8 +139,9 @@ accept_event(const struct config *c, struct lark_event *ev, const char **reason)
 		if (r.jobs < 0)
 			r.jobs = 0;
 	}
+	/* step 12's runner start goes after this, before the answer, once
+	 * hooks run (the next issue) */
 	return spool_store(c->spool, &r, &dup, reason);
-	/* the runner is started here once hooks run (next step of the design) */
 }
 
 static void

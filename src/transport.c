@@ -31,20 +31,15 @@ on_alarm(int sig)
 	expired = 1;
 }
 
-/* The deadline interrupts blocking reads (no SA_RESTART). It keeps ticking
- * after it expires, so a read entered just after the first tick is still
- * interrupted by the next. */
+/* The deadline interrupts blocking reads (SIGALRM without SA_RESTART, set
+ * up once in tr_open). It keeps ticking after it expires, so a read entered
+ * just after the first tick is still interrupted by the next. */
 static void
 deadline(unsigned seconds)
 {
 	struct itimerval it = { { 0, 0 }, { 0, 0 } };
-	struct sigaction sa;
 
 	if (seconds) {
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = on_alarm;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGALRM, &sa, NULL);
 		it.it_value.tv_sec = seconds;
 		it.it_interval.tv_usec = 100000;
 	}
@@ -65,9 +60,14 @@ struct transport *
 tr_open(int fastcgi)
 {
 	struct transport *t = calloc(1, sizeof *t);
+	struct sigaction sa;
 
 	if (!t)
 		return NULL;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
 	t->fastcgi = fastcgi;
 	if (fastcgi && (FCGX_Init() != 0 || FCGX_InitRequest(&t->req, 0, 0) != 0)) {
 		free(t);
@@ -84,7 +84,7 @@ tr_close(struct transport *t)
 	free(t);
 }
 
-static const char *
+static char *
 param(struct transport *t, const char *name)
 {
 	const char *v = t->fastcgi ? FCGX_GetParam(name, t->req.envp) : getenv(name);
@@ -255,11 +255,11 @@ tr_finish(struct transport *t, struct request *rq)
 {
 	if (t->fastcgi)
 		FCGX_Finish_r(&t->req);
-	free((char *)rq->method);
-	free((char *)rq->content_length);
-	free((char *)rq->signature);
-	free((char *)rq->timestamp);
-	free((char *)rq->nonce);
+	free(rq->method);
+	free(rq->content_length);
+	free(rq->signature);
+	free(rq->timestamp);
+	free(rq->nonce);
 	free(rq->body);
 	memset(rq, 0, sizeof *rq);
 }

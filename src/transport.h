@@ -11,8 +11,8 @@ struct transport;
 /* What one request brought; strings are copies owned by the transport and
  * valid until tr_finish. Absent parameters are NULL. */
 struct request {
-	const char *method, *content_length;
-	const char *signature, *timestamp, *nonce;
+	char *method, *content_length;
+	char *signature, *timestamp, *nonce;
 	char *body;		/* NUL-terminated, body_len bytes */
 	size_t body_len;
 };
