@@ -90,10 +90,7 @@ serve() {
 		echo "</Directory>"
 		echo "Include \"$snippet\""
 	} >"$RUN/httpd.conf"
-	if ! apache2 -t -f "$RUN/httpd.conf" >"$RUN/check.log" 2>&1; then
-		fail "$name: apache2 accepts the config" "$(cat "$RUN/check.log")"
-		return 1
-	fi
+	config_ok "$name: apache2" "$RUN" apache2 -t -f "$RUN/httpd.conf" || return 1
 	launch "$name: apache2" "$RUN" "$PORT" apache2 -f "$RUN/httpd.conf" -DFOREGROUND
 }
 

@@ -114,6 +114,15 @@ wait_for() {
 	return 1
 }
 
+# config_ok NAME DIR COMMAND...: the server's own config check passes, or
+# FAIL with what it said (kept in DIR/check.log).
+config_ok() {
+	local name=$1 dir=$2; shift 2
+	"$@" >"$dir/check.log" 2>&1 && return 0
+	fail "$name accepts the config" "$(cat "$dir/check.log")"
+	return 1
+}
+
 # launch NAME DIR PORT COMMAND...: start a server in the foreground of a
 # background job (its PID joins PIDS, output in DIR/stdout.log) and wait
 # until it answers HTTP on 127.0.0.1:PORT; says FAIL with its logs if not.

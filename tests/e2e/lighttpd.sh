@@ -58,10 +58,7 @@ serve() {
 		fi
 		echo "include \"$snippet\""
 	} >"$run/lighttpd.conf"
-	if ! lighttpd -tt -f "$run/lighttpd.conf" >"$run/check.log" 2>&1; then
-		fail "$mode: lighttpd accepts the config" "$(cat "$run/check.log")"
-		return 1
-	fi
+	config_ok "$mode: lighttpd" "$run" lighttpd -tt -f "$run/lighttpd.conf" || return 1
 	launch "$mode: lighttpd" "$run" "$PORT" lighttpd -D -f "$run/lighttpd.conf"
 }
 

@@ -73,4 +73,20 @@ t_str(const cJSON *obj, const char *name)
 	return item->valuestring;
 }
 
+/* The vector called name; exits when there is none. */
+static inline const cJSON *
+t_vector(const cJSON *vec, const char *name)
+{
+	const cJSON *v;
+
+	cJSON_ArrayForEach(v, cJSON_GetObjectItem(vec, "vectors")) {
+		const cJSON *n = cJSON_GetObjectItem(v, "name");
+
+		if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+			return v;
+	}
+	printf("FAIL - no test vector named %s\n", name);
+	exit(1);
+}
+
 #endif

@@ -67,9 +67,9 @@ vectors(const cJSON *vec)
 static void
 fields(const cJSON *vec)
 {
-	const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 3);	/* comp */
-	const cJSON *v1 = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 4);
-	const cJSON *perf = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 2);
+	const cJSON *v = t_vector(vec, "comp");
+	const cJSON *v1 = t_vector(vec, "v1");
+	const cJSON *perf = t_vector(vec, "perf");
 	struct lark_event ev;
 
 	decide(&cfg, t_str(v, "x_lark_signature"), t_str(v, "raw_body"), strlen(t_str(v, "raw_body")), 0, &ev);
@@ -101,7 +101,7 @@ negative(const cJSON *vec)
 {
 	const cJSON *neg = cJSON_GetObjectItem(vec, "negative");
 	const cJSON *sp = cJSON_GetObjectItem(neg, "perf_body_with_space_after_colon");
-	const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 0);
+	const cJSON *ch = t_vector(vec, "challenge");
 	struct lark_event ev;
 	char upper[65];
 	enum status st;
@@ -133,7 +133,7 @@ negative(const cJSON *vec)
 static void
 length_extension(const cJSON *vec)
 {
-	const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 3);
+	const cJSON *v = t_vector(vec, "comp");
 	const char *body = t_str(v, "raw_body"), *sig = t_str(v, "x_lark_signature");
 	const char *suffix = "{\"encrypt\":\"evil\"}";
 	size_t prefix = strlen(ts) + strlen(nonce) + strlen(t_str(vec, "encrypt_key"));
@@ -180,7 +180,7 @@ length_extension(const cJSON *vec)
 static void
 window(const cJSON *vec)
 {
-	const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 3);
+	const cJSON *v = t_vector(vec, "comp");
 	const char *body = t_str(v, "raw_body"), *sig = t_str(v, "x_lark_signature");
 	struct lark_event ev;
 
@@ -197,7 +197,7 @@ window(const cJSON *vec)
 static void
 token_only(const cJSON *vec)
 {
-	const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItem(vec, "vectors"), 3);
+	const cJSON *v = t_vector(vec, "comp");
 	const char *pt = t_str(v, "plaintext"), *body = t_str(v, "raw_body");
 	const char *chal = "{\"challenge\":\"x\\\"y\",\"token\":\"lark-test-verification-token-01\",\"type\":\"url_verification\"}";
 	struct lark_event ev;
