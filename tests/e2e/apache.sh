@@ -28,19 +28,6 @@ signed() {
 	HDR=(-H "X-Lark-Request-Timestamp: $TS" -H "X-Lark-Request-Nonce: $NONCE"
 		-H "X-Lark-Signature: $1")
 }
-# Job files queued in a spool (the seen/ links are not jobs).
-jobs_in() { find "$1/new" -type f 2>/dev/null; }
-# one_job NAME SPOOL: ok when SPOOL/new holds exactly one compensation job.
-one_job() {
-	local job
-	job=$(jobs_in "$2")
-	if [ "$(printf '%s\n' "$job" | grep -c .)" -eq 1 ] &&
-		grep -qx 'type compensation.archive.changed_v1' "$job"; then
-		ok "$1"
-	else
-		fail "$1" "found [${job//$'\n'/ }]"
-	fi
-}
 
 # serve NAME: start apache2 with a fresh site NAME; sets PORT, S, RUN.
 serve() {
@@ -114,7 +101,7 @@ one_job "one compensation job in larkhook-spool/new/" "$SP"
 # (c)
 r=$(post comp2 "$URL" "${HDR[@]}" --data-binary @"$T/comp.body")
 check "the same event again answers 200 and queues no second job" \
-	'200 {"msg":"success"} 1' "${r%% *} $(cat "$T/comp2") $(jobs_in "$SP" | grep -c .)"
+	'200 {"msg":"success"} 1' "${r%% *} $(cat "$T/comp2") $(count "$SP" new)"
 
 # (d)
 signed "$BADSIG"

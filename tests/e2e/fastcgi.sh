@@ -42,14 +42,13 @@ fcgi_signed() {
 	fcgi "$1" HTTP_X_LARK_SIGNATURE="$2" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
 		HTTP_X_LARK_REQUEST_NONCE="$NONCE"
 }
-jobs_of() { grep -lx "type $1" "$SP"/new/* 2>/dev/null | wc -l; }
 SIG=$(vector perf x_lark_signature)
 
 fcgi_signed "$T/perf.body" "$SIG"
 first=$(status)
 check "signed performance event: Status 200" 200 "$first"
 check "performance event (1 item, each = items): 1 job in new/" 1 \
-	"$(jobs_of performance.review_data.changed_v2)"
+	"$(jobs_of performance.review_data.changed_v2 "$SP")"
 # the responder's environment names a missing config, yet it answered 200
 check "-c FILE is honoured over \$LARKHOOK_CONFIG" "LARKHOOK_CONFIG=$T/no-such.conf 200" \
 	"$(tr '\0' '\n' <"/proc/$PID/environ" | grep '^LARKHOOK_CONFIG=') $first"
@@ -63,7 +62,7 @@ check "signed but malformed body: Status 400" 400 "$(status)"
 fcgi_signed "$T/comp.body" "$(vector comp x_lark_signature)"
 check "signed compensation event after the bad ones: Status 200 success" \
 	'200 {"msg":"success"}' "$(status) $(resp_body)"
-check "compensation event: 1 job in new/" 1 "$(jobs_of compensation.archive.changed_v1)"
+check "compensation event: 1 job in new/" 1 "$(jobs_of compensation.archive.changed_v1 "$SP")"
 
 fcgi "$T/challenge.body"
 check "unsigned encrypted challenge: Status 200 with the challenge" \

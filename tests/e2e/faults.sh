@@ -93,7 +93,6 @@ inject "creating the temp file fails (ENOSPC)" openat ENOSPC "$(nth openat 'lark
 
 # --- kill -9 at each step of intake: no 200 was sent, so Feishu redelivers;
 # the redelivery must end with the event queued exactly once ---------------------------
-comp_jobs() { grep -l '^type compensation.archive.changed_v1$' "$1"/larkhook-spool/new/* 2>/dev/null | wc -l; }
 # crash NAME SYSCALL WHEN LEFT: SIGKILL on entering the WHEN-th call of
 # SYSCALL; LEFT temp records remain after the redelivery (a record that was
 # never claimed is an orphan for the runner's clean-up of tmp/).
@@ -106,11 +105,11 @@ crash() {
 	check_true "killed at $name: it really died there" grep -q 'killed by SIGKILL' "$T/crash.$call.$when"
 	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
 	check "killed at $name, redelivered: 200" 200 "$(status)"
-	check "killed at $name, redelivered: queued exactly once" 1 "$(comp_jobs "$S")"
+	check "killed at $name, redelivered: queued exactly once" 1 "$(jobs_of compensation.archive.changed_v1 "$S/larkhook-spool")"
 	check "killed at $name, redelivered: claimed in seen/" 1 "$(find "$S/larkhook-spool/seen" -name "$CH" | wc -l)"
 	check "killed at $name, redelivered: temp records left" "$left" "$(count "$S/larkhook-spool" tmp)"
 	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
-	check "killed at $name, delivered again: a duplicate, still once" "200 1" "$(status) $(comp_jobs "$S")"
+	check "killed at $name, delivered again: a duplicate, still once" "200 1" "$(status) $(jobs_of compensation.archive.changed_v1 "$S/larkhook-spool")"
 }
 crash "the claim in seen/" link 1 1
 crash "the job link into new/" link 2 0

@@ -99,6 +99,13 @@ resp_body() { sed '1,/^\r$/d' "$T/resp"; }
 # Files under a spool subdirectory (tmp, new, seen, ...), counted.
 count() { find "$1/$2" -type f 2>/dev/null | wc -l; }
 
+# jobs_of TYPE SPOOL: how many jobs in SPOOL/new are for events of TYPE.
+jobs_of() { grep -lx "type $1" "$2"/new/* 2>/dev/null | wc -l; }
+# one_job NAME SPOOL: new/ holds exactly one job, a compensation event's.
+one_job() {
+	check "$1" "1 1" "$(count "$2" new) $(jobs_of compensation.archive.changed_v1 "$2")"
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
 	local p
