@@ -128,7 +128,7 @@ backoff(struct parser *p, char *v)
 	for (char *w = strtok_r(v, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		if (c->nbackoff == CFG_MAX_BACKOFF)
 			return fail(p, "backoff: at most %d delays", CFG_MAX_BACKOFF);
-		if (duration(p, "backoff", w, 1, 30 * 86400, &c->backoff[c->nbackoff++]))
+		if (duration(p, "backoff", w, 0, 30 * 86400, &c->backoff[c->nbackoff++]))
 			return -1;
 	}
 	return 0;

@@ -8,4 +8,10 @@
  * 0 on success, -1 with errno set. */
 int io_write_all(int fd, const void *buf, size_t n);
 
+/* Close every descriptor from low up (in a child about to exec). */
+void io_close_from(int low);
+
+/* The same, but keep keep1 and keep2 (-1: none). */
+void io_close_except(int low, int keep1, int keep2);
+
 #endif

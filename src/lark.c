@@ -163,12 +163,12 @@ fresh(const struct config *c, const struct lark_request *rq, time_t now, struct 
 	return ST_OK;
 }
 
-/* Steps 5-9 on the plaintext. */
+/* Step 5: parse and classify the plaintext. ev->schema is "2.0", "1.0" or
+ * NULL for a challenge; *token is where the Verification Token is. */
 static enum status
-inner(const struct config *c, const struct lark_request *rq, time_t now, enum path path,
-      struct lark_event *ev)
+classify(struct lark_event *ev, enum path path, const cJSON **token)
 {
-	const cJSON *root, *header, *event, *token, *type;
+	const cJSON *root, *header, *event, *type;
 	const char *err;
 
 	if ((err = json_parse(ev->plain, ev->plain_len, &ev->root)))
@@ -178,11 +178,11 @@ inner(const struct config *c, const struct lark_request *rq, time_t now, enum pa
 		return bad(ev, path, "plaintext is not a JSON object");
 	header = cJSON_GetObjectItemCaseSensitive(root, "header");
 	event = cJSON_GetObjectItemCaseSensitive(root, "event");
-	token = cJSON_GetObjectItemCaseSensitive(root, "token");
 	type = cJSON_GetObjectItemCaseSensitive(root, "type");
+	*token = cJSON_GetObjectItemCaseSensitive(root, "token");
 	if (cJSON_IsObject(header)) {
 		ev->schema = "2.0";
-		token = cJSON_GetObjectItemCaseSensitive(header, "token");
+		*token = cJSON_GetObjectItemCaseSensitive(header, "token");
 	} else if (header) {
 		return bad(ev, path, "header is not an object");
 	} else if (cJSON_IsString(type) && strcmp(type->valuestring, "url_verification") == 0) {
@@ -191,15 +191,16 @@ inner(const struct config *c, const struct lark_request *rq, time_t now, enum pa
 		ev->schema = "1.0";
 	} else
 		return bad(ev, path, "neither an event nor a URL verification");
+	return ST_OK;
+}
 
-	/* the token is checked on every request, signed or not */
-	if (!cJSON_IsString(token) ||
-	    !crypto_equal(token->valuestring, strlen(token->valuestring), c->token, strlen(c->token)))
-		return fail(ev, ST_UNAUTHORIZED, "verification token mismatch");
-	if (!ev->schema)
-		return challenge(root, path, ev);
-	if (path == PATH_UNSIGNED)
-		return fail(ev, ST_UNAUTHORIZED, "unsigned event");
+/* Step 8: the event's identity and metadata, borrowed from the tree. */
+static enum status
+identify(struct lark_event *ev)
+{
+	const cJSON *root = ev->root;
+	const cJSON *header = cJSON_GetObjectItemCaseSensitive(root, "header");
+	const cJSON *event = cJSON_GetObjectItemCaseSensitive(root, "event");
 
 	if (ev->schema[0] == '2') {
 		ev->type = member(header, "event_type");
@@ -218,9 +219,53 @@ inner(const struct config *c, const struct lark_request *rq, time_t now, enum pa
 		return fail(ev, ST_BAD_REQUEST, "event type is missing or not 1-256 printable ASCII bytes");
 	if (!ev->id)
 		return fail(ev, ST_BAD_REQUEST, "event id is missing or not 1-256 printable ASCII bytes");
+	return ST_OK;
+}
+
+/* Steps 5-9 on the plaintext. */
+static enum status
+inner(const struct config *c, const struct lark_request *rq, time_t now, enum path path,
+      struct lark_event *ev)
+{
+	const cJSON *token = NULL;
+	enum status st;
+
+	if ((st = classify(ev, path, &token)) != ST_OK)
+		return st;
+	/* the token is checked on every request, signed or not */
+	if (!cJSON_IsString(token) ||
+	    !crypto_equal(token->valuestring, strlen(token->valuestring), c->token, strlen(c->token)))
+		return fail(ev, ST_UNAUTHORIZED, "verification token mismatch");
+	if (!ev->schema)
+		return challenge(ev->root, path, ev);
+	if (path == PATH_UNSIGNED)
+		return fail(ev, ST_UNAUTHORIZED, "unsigned event");
+	if ((st = identify(ev)) != ST_OK)
+		return st;
 	if (fresh(c, rq, now, ev) != ST_OK)
 		return ST_UNAUTHORIZED;
 	return fail(ev, ST_OK, "event accepted");
+}
+
+enum status
+lark_plain_event(const char *json, size_t len, struct lark_event *ev)
+{
+	const cJSON *token;
+	enum status st;
+
+	memset(ev, 0, sizeof *ev);
+	if (!(ev->plain = malloc(len + 1)))
+		return fail(ev, ST_SERVER_ERROR, "out of memory");
+	memcpy(ev->plain, json, len);
+	ev->plain[len] = '\0';
+	ev->plain_len = len;
+	if ((st = classify(ev, PATH_PLAIN, &token)) != ST_OK)
+		return st;
+	if (!ev->schema)
+		return fail(ev, ST_BAD_REQUEST, "a URL verification, not an event");
+	if ((st = identify(ev)) != ST_OK)
+		return st;
+	return fail(ev, ST_OK, "event");
 }
 
 enum status

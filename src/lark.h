@@ -40,6 +40,11 @@ struct lark_event {
 enum status lark_decide(const struct config *c, const struct lark_request *rq,
                         time_t now, struct lark_event *ev);
 
+/* Parse and classify a plaintext event (schema 2.0 or 1.0) without the
+ * token check, for trying hooks from the command line. ST_OK with ev
+ * filled as by lark_decide, else ST_BAD_REQUEST with ev->reason. Pure. */
+enum status lark_plain_event(const char *json, size_t len, struct lark_event *ev);
+
 /* Release what ev owns. */
 void lark_event_free(struct lark_event *ev);
 

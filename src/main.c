@@ -2,6 +2,7 @@
  * response */
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,45 +10,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "config.h"
 #include "crypto.h"
+#include "hook.h"
 #include "lark.h"
 #include "log.h"
+#include "runner.h"
 #include "spool.h"
 #include "transport.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
-#ifndef VERSION
-#define VERSION "0.1.0"
-#endif
 
 #define DEFAULT_MAX_BODY 1048576
 #define DEFAULT_READ_TIMEOUT 10
-
-static const char usage[] =
-	"usage: larkhook [-c FILE] check\n"
-	"       larkhook --version | --help\n";
-
-static const char help[] =
-	"larkhook receives Feishu / Lark event callbacks as a CGI or FastCGI program\n"
-	"and stores each genuine event durably for its hook.\n"
-	"\n"
-	"As a web server's CGI or FastCGI program it serves requests; the config is\n"
-	"found at -c FILE (FastCGI and command line only), $LARKHOOK_CONFIG,\n"
-	"larkhook.conf beside the executable, or " SYSCONFDIR "/larkhook.conf.\n"
-	"\n"
-	"Commands:\n"
-	"  check        validate the config, list the hooks, warn about risks;\n"
-	"               exit 0 when the config is usable, 1 otherwise\n"
-	"\n"
-	"Options:\n"
-	"  -c FILE      the config file\n"
-	"  --version    print the version\n"
-	"  --help       this text\n"
-	"\n"
-	"Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 /* The config to use, first hit wins: -c, $LARKHOOK_CONFIG, larkhook.conf
  * beside the executable, the compiled-in default. */
@@ -76,14 +54,16 @@ find_config(const char *opt, char *buf, size_t n)
 	return SYSCONFDIR "/larkhook.conf";
 }
 
+/* body: the 200 body when it is not {"msg":"success"} (a challenge or a
+ * reply hook's answer). */
 static void
-answer(struct transport *t, enum status st, const char *challenge_json)
+answer(struct transport *t, enum status st, const char *body)
 {
 	struct response r = { st, NULL, NULL };
 
 	switch (st) {
 	case ST_OK:
-		r.body = challenge_json ? challenge_json : "{\"msg\":\"success\"}";
+		r.body = body ? body : "{\"msg\":\"success\"}";
 		break;
 	case ST_BAD_REQUEST:
 		r.body = "{\"msg\":\"bad request\"}";
@@ -113,9 +93,33 @@ answer(struct transport *t, enum status st, const char *challenge_json)
 	tr_respond(t, &r);
 }
 
-/* Steps 10-12 for a genuine event: route, deduplicate and spool. */
+static const char *
+home_dir(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	return pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : NULL;
+}
+
+/* Step 13: a reply hook answers inside the request; *body is its answer. */
 static enum status
-accept_event(const struct config *c, struct lark_event *ev, const char **reason)
+reply(const struct config *c, const struct hook *h, const struct lark_event *ev, char **body,
+      const char **reason)
+{
+	struct hook_meta m = {
+		.type = ev->type, .id = ev->id, .schema = ev->schema, .time = ev->time,
+		.app_id = ev->app_id, .tenant_key = ev->tenant_key,
+		.json = ev->plain, .json_len = ev->plain_len,
+	};
+
+	return hook_reply(c, h, &m, home_dir(), body, reason);
+}
+
+/* Steps 10-12 for a genuine event: route, deduplicate and spool, then start
+ * the runner, before the answer: a web server may kill the CGI the moment
+ * its response is complete. */
+static enum status
+accept_event(const struct config *c, struct lark_event *ev, char **body, const char **reason)
 {
 	const struct hook *h = cfg_route(c, ev->type);
 	struct spool_record r = {
@@ -123,25 +127,30 @@ accept_event(const struct config *c, struct lark_event *ev, const char **reason)
 		.app_id = ev->app_id, .tenant_key = ev->tenant_key,
 		.json = ev->plain, .json_len = ev->plain_len, .received = time(NULL), .jobs = 1,
 	};
+	enum status st;
 	int dup;
 
 	if (!h) {
 		*reason = "no hook for this event type";
 		return ST_OK;
 	}
-	if (h->reply) {
-		*reason = "reply hooks are not supported yet";
-		return ST_SERVER_ERROR;
-	}
+	if (h->reply)
+		return reply(c, h, ev, body, reason);
 	if (h->each) {
 		r.each = h->each;
 		r.jobs = lark_each_count(ev->root, h->each);
 		if (r.jobs < 0)
 			r.jobs = 0;
+		if (r.jobs > SPOOL_MAX_JOBS) {
+			*reason = "each array has more elements than one event may make jobs";
+			return ST_BAD_REQUEST;
+		}
 	}
-	/* step 12's runner start goes after this, before the answer, once
-	 * hooks run (the next issue) */
-	return spool_store(c->spool, &r, &dup, reason);
+	st = spool_store(c->spool, &r, &dup, reason);
+	/* a duplicate kicks too: retries that came due wait for a request */
+	if (st == ST_OK)
+		runner_kick(c);
+	return st;
 }
 
 static void
@@ -150,6 +159,7 @@ handle(const struct config *c, const char *refusal, struct transport *t, struct 
 	struct lark_request lr;
 	struct lark_event ev = { 0 };
 	const char *reason = NULL;
+	char *body = NULL;
 	enum status st;
 
 	st = tr_read_body(t, rq, c ? c->max_body : DEFAULT_MAX_BODY,
@@ -169,12 +179,13 @@ handle(const struct config *c, const char *refusal, struct transport *t, struct 
 	st = lark_decide(c, &lr, time(NULL), &ev);
 	reason = ev.reason;
 	if (st == ST_OK && !ev.challenge)
-		st = accept_event(c, &ev, &reason);
+		st = accept_event(c, &ev, &body, &reason);
 out:
 	/* log first: lighttpd sends SIGTERM to a CGI once its response is
 	 * complete, so nothing may come after the answer */
 	log_request((int)st, reason, ev.type, ev.id);
-	answer(t, st, ev.challenge ? ev.challenge_json : NULL);
+	answer(t, st, ev.challenge ? ev.challenge_json : body);
+	free(body);
 	lark_event_free(&ev);
 }
 
@@ -215,97 +226,6 @@ serve(int fastcgi, const char *file)
 	return 0;
 }
 
-/* -c FILE is the only option a FastCGI responder takes. */
-static const char *
-option_c(int argc, char **argv, int *next)
-{
-	const char *file = NULL;
-	int i = 1;
-
-	if (i + 1 < argc && strcmp(argv[i], "-c") == 0) {
-		file = argv[i + 1];
-		i += 2;
-	}
-	*next = i;
-	return file;
-}
-
-static int
-world_readable(const char *path)
-{
-	struct stat st;
-
-	return path && stat(path, &st) == 0 && (st.st_mode & S_IROTH);
-}
-
-static int
-check(const char *file)
-{
-	struct config c;
-	char err[1024];
-
-	if (cfg_load(file, &c, err, sizeof err)) {
-		fprintf(stderr, "larkhook: %s\n", err);
-		return 1;
-	}
-	printf("config %s: ok\n", c.file);
-	printf("mode: %s\n", c.encrypt_key ? "encrypted and signed" : "token only");
-	printf("spool: %s\n", c.spool);
-	for (int i = 0; i < c.nhooks; i++)
-		printf("hook [on %s]: %s%s%s\n", c.hooks[i].pattern, c.hooks[i].run,
-		       c.hooks[i].each ? " (each " : "", c.hooks[i].each ? c.hooks[i].each : "");
-	for (int i = 0; i < c.nhooks; i++) {
-		const char *run = c.hooks[i].run;
-		size_t n = strcspn(run, " \t");
-		char prog[PATH_MAX];
-
-		/* only an absolute program can be checked without the shell */
-		if (run[0] == '/' && n < sizeof prog) {
-			memcpy(prog, run, n);
-			prog[n] = '\0';
-			if (access(prog, X_OK) != 0)
-				printf("warning: [on %s]: %s is not an executable file (%s)\n",
-				       c.hooks[i].pattern, prog, strerror(errno));
-		}
-	}
-	if (!c.nhooks)
-		printf("warning: no [on TYPE] sections: events are acknowledged and dropped\n");
-	if (!c.encrypt_key)
-		printf("warning: no encrypt_key: requests are neither encrypted nor signed; "
-		       "set an Encrypt Key in the developer console and here\n");
-	if ((!c.token_file || !c.encrypt_key_file) && world_readable(c.file))
-		printf("warning: %s holds secrets and is readable by everyone: chmod 600 it\n", c.file);
-	if (world_readable(c.token_file) || world_readable(c.encrypt_key_file))
-		printf("warning: a secret file is readable by everyone: chmod 600 it\n");
-	if (strstr(c.spool, "/public_html") || strstr(c.spool, "/htdocs") || strstr(c.spool, "/www/"))
-		printf("warning: the spool %s looks like it is inside a document root: "
-		       "move it where the web server does not serve it\n", c.spool);
-	cfg_free(&c);
-	return 0;
-}
-
-static int
-cli(int argc, char **argv)
-{
-	char buf[PATH_MAX];
-	int i;
-	const char *opt = option_c(argc, argv, &i);
-	const char *file = find_config(opt, buf, sizeof buf);
-
-	if (i < argc && strcmp(argv[i], "--version") == 0) {
-		printf("larkhook %s\n", VERSION);
-		return 0;
-	}
-	if (i < argc && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
-		fputs(help, stdout);
-		return 0;
-	}
-	if (i + 1 == argc && strcmp(argv[i], "check") == 0)
-		return check(file);
-	fputs(usage, stderr);
-	return 2;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -317,8 +237,9 @@ main(int argc, char **argv)
 	if (getenv("GATEWAY_INTERFACE"))
 		return serve(0, find_config(NULL, buf, sizeof buf));
 	if (tr_is_fastcgi()) {
-		opt = option_c(argc, argv, &next);
+		opt = cmd_option_c(argc, argv, &next);
 		return serve(1, find_config(opt, buf, sizeof buf));
 	}
-	return cli(argc, argv);
+	opt = cmd_option_c(argc, argv, &next);
+	return cmd_main(find_config(opt, buf, sizeof buf), argc - next, argv + next);
 }

@@ -16,7 +16,7 @@
 #include "crypto.h"
 #include "spool.h"
 
-static const char *const dirs[] = { "tmp", "new", "cur", "done", "failed", "seen" };
+static const char *const dirs[] = { "tmp", "new", "cur", "done", "failed", "seen", "run" };
 
 /* "key value\n" for a field that is present. */
 static size_t
@@ -80,9 +80,8 @@ fsync_dir(const char *path)
 	return rc;
 }
 
-/* Create the tree on first use, 0700; an existing tree is left as it is. */
-static int
-prepare(const char *spool)
+int
+spool_prepare(const char *spool)
 {
 	char path[PATH_MAX];
 	int made = 0, fd;
@@ -179,92 +178,139 @@ rollback(struct names *nm, int made)
 	fsync_dir(nm->seen_dir);
 }
 
-/* Remove new/ jobs of one event (names ARRIVAL.HASH.INDEX). */
-static void
-remove_jobs(const struct names *nm)
-{
-	char path[PATH_MAX];
-	struct dirent *e;
-	DIR *d = opendir(nm->new_dir);
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		const char *dot = strchr(e->d_name, '.');
-
-		if (dot && strncmp(dot + 1, nm->hash, 64) == 0 && dot[65] == '.' &&
-		    snprintf(path, sizeof path, "%s/%s", nm->new_dir, e->d_name) < (int)sizeof path)
-			unlink(path);
-	}
-	closedir(d);
-}
-
-/* A writer that died or hung after claiming: its process is gone, or its
- * record is far older than an intake takes (milliseconds). */
+/* A writer that died or hung after writing its record: its process is gone,
+ * or the record is far older than an intake takes (milliseconds). name is
+ * the tmp/ entry: HASH.PID.RANDOM. */
 static int
-stale(const char *name, const struct stat *st)
+stale(const char *name, const struct stat *st, time_t now)
 {
 	long pid = strtol(name + 65, NULL, 10);
 
-	if (time(NULL) - st->st_mtime > 60)
+	if (now - st->st_mtime > 60)
 		return 1;
 	return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* seen/HASH exists. If it is the claim of a writer that died before its
- * answer (its tmp/ record, the same inode, is still there), no 200 was sent
- * and Feishu redelivers: undo that claim so this delivery can take it.
- * 1 when a claim was undone. */
+/* Mark in have[0..jobs) the indexes of the jobs of hash found in dir. */
+static void
+mark_jobs(const char *spool, const char *dir, const char *hash, char *have, int jobs)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof path, "%s/%s", spool, dir);
+	if (!(d = opendir(path)))
+		return;
+	while ((e = readdir(d))) {
+		const char *dot = strchr(e->d_name, '.');
+		long i;
+
+		if (!dot || strncmp(dot + 1, hash, 64) != 0 || dot[65] != '.')
+			continue;
+		i = strtol(dot + 66, NULL, 10);
+		if (i >= 0 && i < jobs)
+			have[i] = 1;
+	}
+	closedir(d);
+}
+
+/* Finish the intake of a writer that died after its claim: make the jobs it
+ * did not make, from its record in tmp/, then remove the record. It never
+ * answered, so Feishu redelivers, and the redelivery is then a duplicate:
+ * the event runs once. 0 on success. */
 static int
-recover_claim(const char *spool, struct names *nm)
+complete(const char *spool, const char *tmp, const char *hash)
+{
+	struct spool_job rec;
+	char new_dir[PATH_MAX], job[PATH_MAX];
+	char *have = NULL;
+	int rc = -1, n;
+
+	if (spool_read(tmp, &rec))
+		return -1;
+	if (rec.jobs > 0 && !(have = calloc((size_t)rec.jobs, 1)))
+		goto out;
+	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+		mark_jobs(spool, dirs[i], hash, have, rec.jobs);
+	snprintf(new_dir, sizeof new_dir, "%s/new", spool);
+	for (int i = 0; i < rec.jobs; i++) {
+		struct timeval tv;
+
+		gettimeofday(&tv, NULL);
+		if (have[i])
+			continue;
+		n = snprintf(job, sizeof job, "%s/%010lld%06ld.%.64s.%d", new_dir,
+		             (long long)tv.tv_sec, (long)tv.tv_usec, hash, i);
+		if (n < 0 || (size_t)n >= sizeof job || (link(tmp, job) && errno != EEXIST))
+			goto out;
+	}
+	if (fsync_dir(new_dir) == 0 && unlink(tmp) == 0)
+		rc = 0;
+out:
+	free(have);
+	spool_job_free(&rec);
+	return rc;
+}
+
+/* seen/HASH exists. If it is the claim of a writer that died before its
+ * answer (its tmp/ record, the same inode, is still there), complete that
+ * intake. */
+static void
+complete_claim(const char *spool, struct names *nm)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct stat seen, st;
 	struct dirent *e;
-	int undone = 0;
 	DIR *d;
 
 	snprintf(dir, sizeof dir, "%s/tmp", spool);
 	if (lstat(nm->seen, &seen) || !(d = opendir(dir)))
-		return 0;
+		return;
 	while ((e = readdir(d))) {
 		if (strncmp(e->d_name, nm->hash, 64) != 0 || e->d_name[64] != '.' ||
 		    snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
-		    lstat(path, &st) || st.st_ino != seen.st_ino || !stale(e->d_name, &st))
+		    lstat(path, &st) || st.st_ino != seen.st_ino || !stale(e->d_name, &st, time(NULL)))
 			continue;
-		remove_jobs(nm);
-		unlink(nm->seen);
-		unlink(path);
-		undone = 1;
+		complete(spool, path, nm->hash);
 	}
 	closedir(d);
-	if (undone && (fsync_dir(nm->new_dir) || fsync_dir(nm->seen_dir)))
-		return 0;
-	return undone;
 }
 
-/* link() the record into seen/, taking over the claim of a dead writer.
- * Take-overs are serialised by a lock, so two redeliveries cannot both
- * undo and claim. 0 on success; -1 with errno (EEXIST: accepted before). */
+static int
+lock_intake(const char *spool)
+{
+	char lock[PATH_MAX];
+	int fd;
+
+	snprintf(lock, sizeof lock, "%s/intake.lock", spool);
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return -1;
+	if (flock(fd, LOCK_EX)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* link() the record into seen/. On EEXIST, a dead writer's unfinished
+ * claim is completed first, under the intake lock so two redeliveries do not
+ * both complete it. 0 on success; -1 with errno (EEXIST: accepted before). */
 static int
 claim(const char *spool, struct names *nm)
 {
-	char lock[PATH_MAX];
-	int fd, rc = -1;
+	int fd;
 
 	if (link(nm->tmp, nm->seen) == 0)
 		return 0;
 	if (errno != EEXIST)
 		return -1;
-	snprintf(lock, sizeof lock, "%s/intake.lock", spool);
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-		return -1;
-	if (flock(fd, LOCK_EX) == 0 && recover_claim(spool, nm))
-		rc = link(nm->tmp, nm->seen);
-	else
-		errno = EEXIST;
-	close(fd);
-	return rc;
+	if ((fd = lock_intake(spool)) >= 0) {
+		complete_claim(spool, nm);
+		close(fd);
+	}
+	errno = EEXIST;
+	return -1;
 }
 
 enum status
@@ -278,7 +324,7 @@ spool_store(const char *spool, const struct spool_record *r, int *duplicate,
 
 	*duplicate = 0;
 	*reason = "spool: cannot create the spool directories";
-	if (prepare(spool))
+	if (spool_prepare(spool))
 		return ST_UNAVAILABLE;
 	*reason = "spool: out of memory";
 	if (make_names(spool, r->id, &nm) || !(buf = spool_format(r, &len)))
@@ -316,4 +362,102 @@ spool_store(const char *spool, const struct spool_record *r, int *duplicate,
 fail:
 	rollback(&nm, made);
 	return ST_UNAVAILABLE;
+}
+
+int
+spool_parse(char *buf, size_t len, struct spool_job *j)
+{
+	char *p = buf, *end = buf + len, *nl;
+
+	memset(j, 0, sizeof *j);
+	if (len < sizeof SPOOL_MAGIC || memcmp(buf, SPOOL_MAGIC "\n", sizeof SPOOL_MAGIC) != 0)
+		return -1;
+	p += sizeof SPOOL_MAGIC;
+	while (p < end && *p != '\n') {
+		char *sp;
+
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))) || !(sp = memchr(p, ' ', (size_t)(nl - p))))
+			return -1;
+		*sp = *nl = '\0';
+		if (strcmp(p, "id") == 0) j->id = sp + 1;
+		else if (strcmp(p, "type") == 0) j->type = sp + 1;
+		else if (strcmp(p, "schema") == 0) j->schema = sp + 1;
+		else if (strcmp(p, "time") == 0) j->time = sp + 1;
+		else if (strcmp(p, "app_id") == 0) j->app_id = sp + 1;
+		else if (strcmp(p, "tenant_key") == 0) j->tenant_key = sp + 1;
+		else if (strcmp(p, "each") == 0) j->each = sp + 1;
+		else if (strcmp(p, "jobs") == 0) j->jobs = atoi(sp + 1);
+		else if (strcmp(p, "received") == 0) j->received = (time_t)atoll(sp + 1);
+		p = nl + 1;
+	}
+	if (p >= end || !j->id || !j->type || !j->schema || j->jobs < 0)
+		return -1;
+	j->json = p + 1;
+	j->json_len = (size_t)(end - p - 1);
+	return 0;
+}
+
+int
+spool_read(const char *path, struct spool_job *j)
+{
+	struct stat st;
+	ssize_t n = 0, r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char *buf;
+
+	memset(j, 0, sizeof *j);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || st.st_size > SPOOL_RECORD_MAX || !(buf = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return -1;
+	}
+	while (n < st.st_size && (r = read(fd, buf + n, (size_t)(st.st_size - n))) > 0)
+		n += r;
+	close(fd);
+	buf[n] = '\0';
+	if (n != st.st_size || spool_parse(buf, (size_t)n, j)) {
+		free(buf);
+		memset(j, 0, sizeof *j);
+		return -1;
+	}
+	j->buf = buf;
+	return 0;
+}
+
+void
+spool_job_free(struct spool_job *j)
+{
+	free(j->buf);
+	memset(j, 0, sizeof *j);
+}
+
+void
+spool_sweep_tmp(const char *spool, time_t now)
+{
+	char dir[PATH_MAX], path[PATH_MAX], seen[PATH_MAX];
+	struct stat st, ss;
+	struct dirent *e;
+	int fd;
+	DIR *d;
+
+	snprintf(dir, sizeof dir, "%s/tmp", spool);
+	if ((fd = lock_intake(spool)) < 0)
+		return;
+	if ((d = opendir(dir))) {
+		while ((e = readdir(d))) {
+			if (strlen(e->d_name) < 66 || e->d_name[64] != '.' ||
+			    snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+			    lstat(path, &st) || !S_ISREG(st.st_mode) || !stale(e->d_name, &st, now))
+				continue;
+			snprintf(seen, sizeof seen, "%s/seen/%.64s", spool, e->d_name);
+			/* claimed (seen/ is this record): finish it; else an orphan */
+			if (lstat(seen, &ss) == 0 && ss.st_ino == st.st_ino)
+				complete(spool, path, e->d_name);
+			else
+				unlink(path);
+		}
+		closedir(d);
+	}
+	close(fd);
 }

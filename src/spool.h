@@ -3,7 +3,8 @@
  *   seen/  <idhash>: one link per event id ever accepted (the dedupe claim)
  *   new/   jobs waiting: <arrival>.<idhash>.<index>[:<runner state>]
  *   cur/   jobs a runner holds; done/ and failed/ their ends
- *   intake.lock  serialises taking over the claim of a writer that died
+ *   run/   the event JSON handed to a running hook (LARK_JSON_FILE)
+ *   intake.lock  serialises completing the claim of a writer that died
  * A job file is a hard link of the record: a header of "key value" lines,
  * an empty line, then the decrypted event JSON exactly as received. */
 #ifndef SPOOL_H
@@ -26,6 +27,23 @@ struct spool_record {
 	time_t received;
 };
 
+/* A record read back. */
+struct spool_job {
+	char *buf;				/* the whole file, owned */
+	const char *id, *type, *schema;		/* into buf */
+	const char *time, *app_id, *tenant_key, *each;	/* into buf, or NULL */
+	int jobs;
+	time_t received;
+	const char *json;			/* into buf */
+	size_t json_len;
+};
+
+#define SPOOL_RECORD_MAX (64 << 20)
+#define SPOOL_MAX_JOBS 10000	/* jobs one event may make with each = (links per inode stay far below the filesystem limit) */
+
+/* Create the spool tree (0700) where parts are missing. 0 on success. */
+int spool_prepare(const char *spool);
+
 /* Serialise r into a malloc'd, NUL-terminated buffer (caller frees); *len
  * is its length without the NUL. Pure. */
 char *spool_format(const struct spool_record *r, size_t *len);
@@ -36,5 +54,17 @@ char *spool_format(const struct spool_record *r, size_t *len);
  * nothing is left claimed. *reason is static text for the log. */
 enum status spool_store(const char *spool, const struct spool_record *r,
                         int *duplicate, const char **reason);
+
+/* Parse a record in buf[0..len) (NUL-terminated) in place into j, whose
+ * pointers then point into buf; j->buf is left NULL. 0 on success. Pure. */
+int spool_parse(char *buf, size_t len, struct spool_job *j);
+
+/* Read and parse the record at path; free with spool_job_free. 0 on success. */
+int spool_read(const char *path, struct spool_job *j);
+void spool_job_free(struct spool_job *j);
+
+/* Clean tmp/ of writers that died: a record never claimed is removed; a
+ * claimed one gets its missing jobs and is then removed. */
+void spool_sweep_tmp(const char *spool, time_t now);
 
 #endif

@@ -1,0 +1,231 @@
+/* queue.c: job names, due jobs, moves between the spool's directories */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue.h"
+#include "spool.h"
+
+static int
+digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return n > 0;
+}
+
+int
+queue_parse(const char *name, struct job *j)
+{
+	const char *colon = strchr(name, ':');
+	size_t blen = colon ? (size_t)(colon - name) : strlen(name);
+	char state[64];
+
+	memset(j, 0, sizeof *j);
+	/* 16 digits, '.', 64 hex digits, '.', 1-9 digits */
+	if (blen < 83 || blen > 91 || !digits(name, 16) || name[16] != '.' || name[81] != '.' ||
+	    !digits(name + 82, blen - 82) || strspn(name + 17, "0123456789abcdef") < 64)
+		return -1;
+	memcpy(j->base, name, blen);
+	memcpy(j->hash, name + 17, 64);
+	j->arrival = atoll(name);
+	j->index = atoi(name + 82);
+	if (!colon)
+		return 0;
+	if (strlen(colon + 1) >= sizeof state ||
+	    sscanf(colon + 1, "%ld,%ld,%lld,%15[a-z0-9]", &j->runs, &j->budget, &j->when, j->last) < 3 ||
+	    j->runs < 0 || j->budget < 0 || j->budget > j->runs)
+		return -1;
+	return 0;
+}
+
+void
+queue_name(const struct job *j, char out[QUEUE_NAME_MAX])
+{
+	if (!j->runs && !j->budget && !j->when && !j->last[0])
+		snprintf(out, QUEUE_NAME_MAX, "%s", j->base);
+	else
+		snprintf(out, QUEUE_NAME_MAX, "%s:%ld,%ld,%lld,%s", j->base, j->runs, j->budget,
+		         j->when, j->last);
+}
+
+struct pick {
+	time_t now;
+	struct job best;
+	int found;
+};
+
+static void
+consider(void *ctx, const char *name, const struct job *j)
+{
+	struct pick *p = ctx;
+
+	(void)name;
+	if (j->when <= (long long)p->now &&
+	    (!p->found || strcmp(j->base, p->best.base) < 0)) {
+		p->best = *j;
+		p->found = 1;
+	}
+}
+
+int
+queue_next_due(const char *spool, time_t now, struct job *j)
+{
+	struct pick p = { .now = now };
+
+	queue_each(spool, "new", consider, &p);
+	if (p.found)
+		*j = p.best;
+	return p.found;
+}
+
+void
+queue_each(const char *spool, const char *dir,
+           void (*fn)(void *ctx, const char *name, const struct job *j), void *ctx)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	struct job j;
+	DIR *d;
+
+	snprintf(path, sizeof path, "%s/%s", spool, dir);
+	if (!(d = opendir(path)))
+		return;
+	while ((e = readdir(d)))
+		if (queue_parse(e->d_name, &j) == 0)
+			fn(ctx, e->d_name, &j);
+	closedir(d);
+}
+
+static int
+fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int
+queue_move(const char *spool, const char *from, const char *old, const char *to,
+           const struct job *j, int sync)
+{
+	char src[PATH_MAX], dst[PATH_MAX], name[QUEUE_NAME_MAX];
+
+	queue_name(j, name);
+	if (snprintf(src, sizeof src, "%s/%s/%s", spool, from, old) >= (int)sizeof src ||
+	    snprintf(dst, sizeof dst, "%s/%s/%s", spool, to, name) >= (int)sizeof dst ||
+	    rename(src, dst))
+		return -1;
+	if (!sync)
+		return 0;
+	snprintf(dst, sizeof dst, "%s/%s", spool, to);
+	return fsync_dir(dst);
+}
+
+struct sweep {
+	const char *spool;
+	time_t now;
+	unsigned retain;
+	unsigned (*attempts_of)(void *ctx, const struct job *j);
+	void *ctx;
+	char *pending;		/* hashes of jobs still to run, "h1 h2 …" */
+	size_t plen, pcap;
+};
+
+/* A job in cur/ when the lock is ours: its runner died, maybe mid-hook. */
+static void
+lost(void *ctx, const char *name, const struct job *j)
+{
+	struct sweep *s = ctx;
+	struct job n = *j;
+	unsigned attempts = s->attempts_of(s->ctx, j);
+
+	n.runs++;
+	n.when = s->now;
+	snprintf(n.last, sizeof n.last, "lost");
+	queue_move(s->spool, "cur", name, n.runs - n.budget >= (long)attempts ? "failed" : "new", &n, 1);
+}
+
+static void
+expire_done(void *ctx, const char *name, const struct job *j)
+{
+	struct sweep *s = ctx;
+	char path[PATH_MAX];
+
+	if (j->when + (long long)s->retain < (long long)s->now &&
+	    snprintf(path, sizeof path, "%s/done/%s", s->spool, name) < (int)sizeof path)
+		unlink(path);
+}
+
+static void
+note_pending(void *ctx, const char *name, const struct job *j)
+{
+	struct sweep *s = ctx;
+	char *grown;
+
+	(void)name;
+	if (s->plen + 66 > s->pcap) {
+		size_t cap = s->pcap ? s->pcap * 2 : 4096;
+
+		if (!(grown = realloc(s->pending, cap)))
+			return;
+		s->pending = grown;
+		s->pcap = cap;
+	}
+	memcpy(s->pending + s->plen, j->hash, 64);
+	s->pending[s->plen + 64] = ' ';
+	s->plen += 65;
+	s->pending[s->plen] = '\0';
+}
+
+/* Remove entries of spool/dir older than age seconds; in seen/, keep the
+ * ids whose jobs are still waiting. */
+static void
+expire(struct sweep *s, const char *dir, time_t age)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	snprintf(path, sizeof path, "%s/%s", s->spool, dir);
+	if (!(d = opendir(path)))
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' ||
+		    snprintf(path, sizeof path, "%s/%s/%s", s->spool, dir, e->d_name) >= (int)sizeof path ||
+		    lstat(path, &st) || st.st_mtime + age >= s->now)
+			continue;
+		if (strcmp(dir, "seen") == 0 && s->pending && strstr(s->pending, e->d_name))
+			continue;
+		unlink(path);
+	}
+	closedir(d);
+}
+
+void
+queue_sweep(const char *spool, time_t now, unsigned retain,
+            unsigned (*attempts_of)(void *ctx, const struct job *j), void *ctx)
+{
+	struct sweep s = { spool, now, retain, attempts_of, ctx, NULL, 0, 0 };
+
+	queue_each(spool, "cur", lost, &s);
+	queue_each(spool, "done", expire_done, &s);
+	queue_each(spool, "new", note_pending, &s);
+	expire(&s, "seen", (time_t)retain);
+	/* run/ holds files only while a hook runs: reply hooks' are recent */
+	expire(&s, "run", 86400);
+	free(s.pending);
+	spool_sweep_tmp(spool, now);
+}

@@ -1,0 +1,52 @@
+/* queue.h: the runner's side of the spool. A job is named
+ *   ARRIVAL.IDHASH.INDEX[:RUNS,BASE,WHEN,LAST]
+ * ARRIVAL (16 digits, microseconds) orders jobs; INDEX is the each index.
+ * The state after ':' is the runner's: RUNS hook runs so far, BASE the runs
+ * when the current budget of attempts began (retry resets it), WHEN the
+ * not-before time in new/ or the finishing time in done/ and failed/ (epoch
+ * seconds), LAST how the last run ended ("exit1", "sig9", "timeout", …). */
+#ifndef QUEUE_H
+#define QUEUE_H
+
+#include <time.h>
+
+#define QUEUE_NAME_MAX 128
+
+struct job {
+	char base[96];		/* ARRIVAL.IDHASH.INDEX */
+	char hash[65];
+	int index;
+	long long arrival;	/* microseconds */
+	long runs, budget;	/* budget: BASE above */
+	long long when;
+	char last[16];
+};
+
+/* Parse a job file name into j. 0 on success, -1 for anything else. Pure. */
+int queue_parse(const char *name, struct job *j);
+
+/* The file name for j, with its state, into out. Pure. */
+void queue_name(const struct job *j, char out[QUEUE_NAME_MAX]);
+
+/* The first job in arrival order in new/ that is due at now. 1 found, 0 none. */
+int queue_next_due(const char *spool, time_t now, struct job *j);
+
+/* rename spool/from/<j's name as it was> to spool/to/<j's name now>, where
+ * old is the name in from. fsync the target directory when sync. 0 on
+ * success. */
+int queue_move(const char *spool, const char *from, const char *old, const char *to,
+               const struct job *j, int sync);
+
+/* Call fn for every job in spool/dir (in no particular order). */
+void queue_each(const char *spool, const char *dir,
+                void (*fn)(void *ctx, const char *name, const struct job *j), void *ctx);
+
+/* The runner's repairs at start, under its lock: jobs left in cur/ by a
+ * runner that died become due again (as a used attempt, LAST "lost"), or go
+ * to failed/ when their budget is spent (attempts_of gives a job's budget);
+ * done/ and seen/ entries older than retain go, as do leftovers in run/
+ * and tmp/. */
+void queue_sweep(const char *spool, time_t now, unsigned retain,
+                 unsigned (*attempts_of)(void *ctx, const struct job *j), void *ctx);
+
+#endif

@@ -1,0 +1,403 @@
+/* runner.c: the runner. One at a time per spool (flock on runner.lock,
+ * held from the kick through the last job); it runs due jobs in arrival
+ * order and leaves when none is due and none is running. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hook.h"
+#include "io.h"
+#include "log.h"
+#include "queue.h"
+#include "runner.h"
+#include "spool.h"
+
+#define GRACE_MS 5000		/* from SIGTERM to SIGKILL at a timeout */
+#define MAX_SLOTS 64
+
+struct slot {
+	struct hook_proc proc;
+	struct job job;
+	char name[QUEUE_NAME_MAX];	/* its name in cur/ */
+	char json_file[PATH_MAX];
+	char label[2300];		/* "hook [on P] TYPE ID", escaped */
+	unsigned attempts;
+};
+
+struct runner {
+	const struct config *c;
+	const char *home;
+	struct runner_totals *totals;
+	struct slot slots[MAX_SLOTS];
+	int n;
+};
+
+static int
+open_lock(const struct config *c)
+{
+	char path[PATH_MAX];
+
+	if (spool_prepare(c->spool) ||
+	    snprintf(path, sizeof path, "%s/runner.lock", c->spool) >= (int)sizeof path)
+		return -1;
+	return open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+static unsigned
+attempts_of(void *ctx, const struct job *j)
+{
+	const struct config *c = ctx;
+	const struct hook *h;
+	struct spool_job rec;
+	char path[PATH_MAX], name[QUEUE_NAME_MAX];
+	unsigned n = 5;
+
+	queue_name(j, name);
+	snprintf(path, sizeof path, "%s/cur/%s", c->spool, name);
+	if (spool_read(path, &rec) == 0) {
+		if ((h = cfg_route(c, rec.type)))
+			n = h->attempts;
+		spool_job_free(&rec);
+	}
+	return n;
+}
+
+/* Settle a job after a run (or a failure to start one): done/, back to
+ * new/ with a not-before time, or failed/. */
+static void
+settle(struct runner *r, struct slot *s, const char *last, int ok, int permanent,
+       const char *what)
+{
+	const struct config *c = r->c;
+	struct job *j = &s->job;
+	const char *to;
+	char outcome[64];
+	long used;
+
+	j->runs++;
+	j->when = (long long)time(NULL);
+	snprintf(j->last, sizeof j->last, "%s", last);
+	used = j->runs - j->budget;
+	if (ok) {
+		to = "done";
+		snprintf(outcome, sizeof outcome, "done");
+		r->totals->done++;
+	} else if (permanent || used >= (long)s->attempts) {
+		to = "failed";
+		snprintf(outcome, sizeof outcome, "moved to failed/ after %ld run%s", j->runs,
+		         j->runs == 1 ? "" : "s");
+		r->totals->failed++;
+	} else {
+		unsigned delay = c->backoff[used - 1 < c->nbackoff ? used - 1 : c->nbackoff - 1];
+
+		to = "new";
+		j->when += delay;
+		snprintf(outcome, sizeof outcome, "retry in %us", delay);
+		r->totals->retried++;
+	}
+	if (queue_move(c->spool, "cur", s->name, to, j, 1))
+		log_msg("%s: cannot move the job to %s/: %s", s->label, to, strerror(errno));
+	log_msg("%s attempt %ld: %s; %s", s->label, j->runs, what, outcome);
+	if (s->json_file[0])
+		unlink(s->json_file);
+}
+
+static void
+on_collision(void *ctx, const char *name)
+{
+	const struct slot *s = ctx;
+
+	log_msg("%s: two fields map to %s; the first in the document is kept", s->label, name);
+}
+
+static void
+make_label(struct slot *s, const struct hook *h, const struct spool_job *rec)
+{
+	char type[4 * LOG_FIELD_MAX + 8], id[4 * LOG_FIELD_MAX + 8];
+
+	log_escape(type, sizeof type, rec->type, strlen(rec->type), LOG_FIELD_MAX);
+	log_escape(id, sizeof id, rec->id, strlen(rec->id), LOG_FIELD_MAX);
+	if (rec->each)
+		snprintf(s->label, sizeof s->label, "hook [on %s] %s %s item %d",
+		         h ? h->pattern : "-", type, id, s->job.index);
+	else
+		snprintf(s->label, sizeof s->label, "hook [on %s] %s %s",
+		         h ? h->pattern : "-", type, id);
+}
+
+/* The event JSON for LARK_JSON_FILE and standard input. The descriptor
+ * to read it from, or -1. */
+static int
+write_json(struct slot *s, const struct config *c, const struct spool_job *rec)
+{
+	char base[sizeof s->job.base];
+	int fd;
+
+	memcpy(base, s->job.base, sizeof base);
+	snprintf(s->json_file, sizeof s->json_file, "%s/run/job.%s.json", c->spool, base);
+	unlink(s->json_file);
+	fd = open(s->json_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	if (io_write_all(fd, rec->json, rec->json_len) || close(fd)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return open(s->json_file, O_RDONLY | O_CLOEXEC);
+}
+
+/* Claim j and start its hook. 0 started; 1 settled without a run; -1 the
+ * claim failed (try again later). */
+static int
+start(struct runner *r, struct slot *s, const struct job *j)
+{
+	const struct config *c = r->c;
+	const struct hook *h;
+	struct spool_job rec;
+	struct env env = { 0 };
+	struct hook_meta m;
+	char path[PATH_MAX];
+	int in = -1, rc = 1;
+
+	memset(s, 0, sizeof *s);
+	s->job = *j;
+	s->attempts = 5;
+	queue_name(j, s->name);
+	if (queue_move(c->spool, "new", s->name, "cur", j, 0))
+		return -1;
+	snprintf(path, sizeof path, "%s/cur/%s", c->spool, s->name);
+	if (spool_read(path, &rec)) {
+		snprintf(s->label, sizeof s->label, "job %s", j->base);
+		settle(r, s, "badrecord", 0, 1, "the record cannot be read");
+		return 1;
+	}
+	h = cfg_route(c, rec.type);
+	make_label(s, h, &rec);
+	if (!h) {
+		settle(r, s, "nohook", 0, 1, "no hook for this type in the config any more");
+		goto out;
+	}
+	s->attempts = h->attempts;
+	m = (struct hook_meta){ rec.type, rec.id, rec.schema, rec.time, rec.app_id, rec.tenant_key,
+	                        rec.json, rec.json_len, rec.each, j->index, rec.jobs, j->runs + 1,
+	                        s->json_file };
+	if ((in = write_json(s, c, &rec)) < 0) {
+		settle(r, s, "nospace", 0, 0, "cannot write the event file in run/");
+		goto out;
+	}
+	switch (hook_env(c, &m, r->home, &env, on_collision, s)) {
+	case 0:
+		break;
+	case 1:
+		settle(r, s, "badjson", 0, 1, "the stored event is not valid JSON or lacks its item");
+		goto out;
+	default:
+		settle(r, s, "nomem", 0, 0, "out of memory");
+		goto out;
+	}
+	if (hook_start(&s->proc, h->run, c->dir, env.v, in, HOOK_LOG, h->timeout, GRACE_MS,
+	               s->label)) {
+		settle(r, s, "nostart", 0, 0, "cannot start /bin/sh");
+		goto out;
+	}
+	if (env.truncated)
+		log_msg("%s: some fields did not fit the environment (LARK_TRUNCATED=1)", s->label);
+	rc = 0;
+out:
+	if (in >= 0)
+		close(in);
+	env_free(&env);
+	spool_job_free(&rec);
+	return rc;
+}
+
+static void
+end(struct runner *r, struct slot *s)
+{
+	char what[32];
+	int st = s->proc.status;
+
+	hook_result(&s->proc, what, sizeof what);
+	if (s->proc.timed_out)
+		settle(r, s, "timeout", 0, 0, what);
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		settle(r, s, "exit0", 1, 0, what);
+	else if (WIFEXITED(st)) {
+		char last[16];
+
+		snprintf(last, sizeof last, "exit%d", WEXITSTATUS(st));
+		settle(r, s, last, 0, WEXITSTATUS(st) == 100, what);
+	} else {
+		char last[16];
+
+		snprintf(last, sizeof last, "sig%d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		settle(r, s, last, 0, 0, what);
+	}
+	hook_release(&s->proc);
+}
+
+/* new/ gains entries while we run: inotify wakes us to fill free slots.
+ * Without it, the wait's own timeout is the fallback. */
+static int
+watch_new(const struct config *c)
+{
+	char path[PATH_MAX];
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	snprintf(path, sizeof path, "%s/new", c->spool);
+	if (fd >= 0 && inotify_add_watch(fd, path, IN_CREATE | IN_MOVED_TO) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void
+work(struct runner *r)
+{
+	struct hook_proc *procs[MAX_SLOTS];
+	unsigned limit = r->c->concurrency < MAX_SLOTS ? r->c->concurrency : MAX_SLOTS;
+	int ino = watch_new(r->c);
+	char junk[4096];
+	struct job j;
+
+	for (;;) {
+		while ((unsigned)r->n < limit && queue_next_due(r->c->spool, time(NULL), &j)) {
+			int rc = start(r, &r->slots[r->n], &j);
+
+			if (rc < 0)
+				break;
+			if (rc == 0)
+				r->n++;
+		}
+		if (!r->n)
+			break;
+		for (int i = 0; i < r->n; i++)
+			procs[i] = &r->slots[i].proc;
+		hook_wait(procs, r->n, ino, 1000);
+		while (ino >= 0 && read(ino, junk, sizeof junk) > 0)
+			;
+		for (int i = 0; i < r->n; i++) {
+			if (!r->slots[i].proc.done)
+				continue;
+			end(r, &r->slots[i]);
+			r->slots[i] = r->slots[--r->n];
+			i--;
+		}
+	}
+	if (ino >= 0)
+		close(ino);
+}
+
+/* Holding the lock: repair, then run until nothing is due. */
+static void
+run(const struct config *c, int lock, struct runner_totals *t)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	struct runner *r = calloc(1, sizeof *r);
+	struct job j;
+
+	if (!r)
+		return;
+	r->c = c;
+	r->home = pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : NULL;
+	r->totals = t;
+	for (;;) {
+		queue_sweep(c->spool, time(NULL), c->retain, attempts_of, (void *)c);
+		work(r);
+		flock(lock, LOCK_UN);
+		/* a job queued while we held the lock found no one to start a
+		 * runner: look once more now that the lock is free */
+		if (!queue_next_due(c->spool, time(NULL), &j) || flock(lock, LOCK_EX | LOCK_NB))
+			break;
+	}
+	free(r);
+}
+
+/* In the runner: nothing of the request or the server stays open. */
+static void
+detach(int lock)
+{
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int sink = log_fd();
+	struct stat st;
+	sigset_t none;
+
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+	}
+	/* standard error stays only where it is the log or a plain file;
+	 * a pipe or socket would hold the server's request open */
+	if (sink > 2)
+		dup2(sink, 2);
+	else if (nul >= 0 && (fstat(2, &st) || !S_ISREG(st.st_mode)))
+		dup2(nul, 2);
+	io_close_except(3, lock, sink > 2 ? sink : -1);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGALRM, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void
+runner_kick(const struct config *c)
+{
+	struct runner_totals t = { 0 };
+	int lock = open_lock(c);
+	pid_t pid;
+
+	if (lock < 0)
+		return;
+	if (flock(lock, LOCK_EX | LOCK_NB)) {
+		close(lock);	/* a runner is alive */
+		return;
+	}
+	/* the lock (one open file description) passes to the runner */
+	pid = fork();
+	if (pid == 0) {
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		detach(lock);
+		run(c, lock, &t);
+		_exit(0);	/* never exit(): no atexit or stdio of the server's */
+	}
+	close(lock);
+	if (pid < 0)
+		log_msg("cannot start the runner: %s; the job waits for the next event or drain",
+		        strerror(errno));
+	else
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+}
+
+int
+runner_drain(const struct config *c, struct runner_totals *t)
+{
+	int lock = open_lock(c);
+
+	if (lock < 0)
+		return -1;
+	if (flock(lock, LOCK_EX | LOCK_NB)) {
+		close(lock);
+		return 1;
+	}
+	run(c, lock, t);
+	close(lock);
+	return 0;
+}
