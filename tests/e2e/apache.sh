@@ -96,12 +96,12 @@ signed "$SIG"
 r=$(post comp "$URL" "${HDR[@]}" --data-binary @"$T/comp.body")
 check "signed compensation event answers 200 success" \
 	'200 {"msg":"success"}' "${r%% *} $(cat "$T/comp")"
-one_job "one compensation job in larkhook-spool/new/" "$SP"
+one_job "one compensation job queued" "$SP"
 
 # (c)
 r=$(post comp2 "$URL" "${HDR[@]}" --data-binary @"$T/comp.body")
 check "the same event again answers 200 and queues no second job" \
-	'200 {"msg":"success"} 1' "${r%% *} $(cat "$T/comp2") $(count "$SP" new)"
+	'200 {"msg":"success"} 1' "${r%% *} $(cat "$T/comp2") $(queued "$SP")"
 
 # (d)
 signed "$BADSIG"

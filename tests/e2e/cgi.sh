@@ -20,8 +20,8 @@ check "block-aligned challenge plaintext: 200" 200 "$(status)"
 cgi_signed "$C" "$T/comp.body" "$(vector comp x_lark_signature)"
 check "signed compensation event: 200" 200 "$(status)"
 check "compensation event answered success" '{"msg":"success"}' "$(resp_body)"
-check "compensation event: one job in new/" 1 "$(count "$SP" new)"
-job=$(grep -l '^type compensation.archive.changed_v1$' "$SP"/new/* 2>/dev/null | head -1)
+check "compensation event: one job queued" 1 "$(queued "$SP")"
+job=$(grep -l '^type compensation.archive.changed_v1$' "$SP"/{new,cur,done,failed}/* 2>/dev/null | head -1)
 check_true "job record names the type and id" grep -q '^id f7984f25108f8137722bb63cee927e66$' "${job:-/dev/null}"
 check "job record ends with the decrypted JSON exactly" "$(vector comp plaintext)" "$(sed '1,/^$/d' "${job:-/dev/null}")"
 check "job file is 0600" 600 "$(stat -c %a "${job:-/dev/null}")"
@@ -31,13 +31,15 @@ check "seen/ holds the sha256 of the event id" \
 
 cgi_signed "$C" "$T/perf.body" "$(vector perf x_lark_signature)"
 check "signed performance event: 200" 200 "$(status)"
-check "performance event with each = items: one job per item" 2 "$(count "$SP" new)"
+check "performance event with each = items: one job per item" 2 "$(queued "$SP")"
 check "no temp file left behind" 0 "$(count "$SP" tmp)"
 
 # --- duplicates -------------------------------------------------------------
+idle "$SP"
 before=$(find "$SP" -type f | sort | md5sum)
 cgi_signed "$C" "$T/comp.body" "$(vector comp x_lark_signature)"
 check "duplicate delivery: 200" 200 "$(status)"
+idle "$SP"
 check "duplicate delivery stores nothing new" "$before" "$(find "$SP" -type f | sort | md5sum)"
 check_true "duplicate is logged as such" grep -q 'reason="duplicate event id"' "$S/larkhook.log"
 
@@ -48,17 +50,17 @@ jq -j '.negative.perf_body_with_space_after_colon.raw_body' "$VEC" >"$T/spaced.b
 cgi_signed "$S2/larkhook.conf" "$T/spaced.body" \
 	"$(jq -r '.negative.perf_body_with_space_after_colon.x_lark_signature_over_these_exact_bytes' "$VEC")"
 check "body re-serialised with a space, signed over its bytes: 200" 200 "$(status)"
-check "... and stored" 1 "$(count "$S2/larkhook-spool" new)"
+check "... and stored" 1 "$(queued "$S2/larkhook-spool")"
 
 # --- no hook: acknowledged, nothing spooled ---------------------------------
 cgi_signed "$C" "$T/v1.body" "$(vector v1 x_lark_signature)"
 check "schema 1.0 event without a hook: 200" 200 "$(status)"
 check_true "no hook is logged" grep -q 'reason="no hook for this event type" type="app_ticket"' "$S/larkhook.log"
-check "schema 1.0 event without a hook: nothing spooled" 2 "$(count "$SP" new)"
+check "schema 1.0 event without a hook: nothing spooled" 2 "$(queued "$SP")"
 S3=$(site v1hook "[on app_ticket]" "run = true")
 cgi_signed "$S3/larkhook.conf" "$T/v1.body" "$(vector v1 x_lark_signature)"
 check "schema 1.0 event with a hook: 200" 200 "$(status)"
-check_true "schema 1.0 record has the uuid as id" grep -qr '^id bc447199585340d1f3728d26b1c0297a$' "$S3/larkhook-spool/new"
+check_true "schema 1.0 record has the uuid as id" grep -qr '^id bc447199585340d1f3728d26b1c0297a$' "$S3/larkhook-spool"/{new,cur,done,failed}
 
 # --- 401 on the signed path ---------------------------------------------------
 sig=$(vector comp x_lark_signature)
@@ -121,7 +123,7 @@ printf '{"encrypt":"x"' >"$T/trunc.body"
 unsigned_case "truncated outer JSON" "$T/trunc.body"
 printf '{"challenge":"c","token":"%s","type":"url_verification"}' "$TOKEN" >"$T/plainchal.body"
 unsigned_case "plaintext challenge when a key is set" "$T/plainchal.body"
-check "nothing from the unsigned path was spooled" 2 "$(count "$SP" new)"
+check "nothing from the unsigned path was spooled" 2 "$(queued "$SP")"
 
 # --- 400 on the signed path: the sender is authenticated, errors are precise --
 signed_case() { # NAME BODYFILE EXPECTED
@@ -178,7 +180,7 @@ env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
 	HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
 	"${RUNAS[@]}" "$BIN" <"$T/comp.body" >"$T/resp" 2>/dev/null
 check "no CONTENT_LENGTH: body read to the end, 200" 200 "$(status)"
-check "no CONTENT_LENGTH: stored" 1 "$(count "$S4/larkhook-spool" new)"
+check "no CONTENT_LENGTH: stored" 1 "$(queued "$S4/larkhook-spool")"
 
 # --- 405 ---------------------------------------------------------------------------
 cgi "$C" "$T/comp.body" REQUEST_METHOD=GET
@@ -230,7 +232,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	RUNAS=()
 	cgi_signed "$S8/larkhook.conf" "$T/comp.body" "$sig"
 	check "running as root: 500" 500 "$(status)"
-	check "running as root: nothing spooled" 0 "$(count "$S8/larkhook-spool" new)"
+	check "running as root: nothing spooled" 0 "$(queued "$S8/larkhook-spool")"
 	check_true "running as root: logged" grep -q 'refusing to run as root' "$S8/larkhook.log"
 	printf 'verification_token = %s\nencrypt_key = %s\nlog = %s\nallow_root = yes\n[on compensation.archive.changed_v1]\nrun = true\n' \
 		"$TOKEN" "$KEY" "$S8/larkhook.log" >"$S8/larkhook.conf"
@@ -248,7 +250,7 @@ check "token-only challenge with a wrong token: 401" 401 "$(status)"
 vector comp plaintext >"$T/comp.plain"
 cgi "$S7/larkhook.conf" "$T/comp.plain"
 check "token-only event: 200" 200 "$(status)"
-check "token-only event: stored" 1 "$(count "$S7/larkhook-spool" new)"
+check "token-only event: stored" 1 "$(queued "$S7/larkhook-spool")"
 printf '{"challenge":"a\\"b<\\/c\\u00e9","token":"%s","type":"url_verification"}' "$TOKEN" >"$T/esc.body"
 cgi "$S7/larkhook.conf" "$T/esc.body"
 check "challenge with quotes is JSON-escaped in the answer" '{"challenge":"a\"b</cé"}' "$(resp_body)"
@@ -287,7 +289,7 @@ chown "$OWNER" "$S11/key" "$S11/token"
 chmod 600 "$S11/key" "$S11/token"
 cgi_signed "$S11/larkhook.conf" "$T/comp.body" "$sig"
 check "secrets from encrypt_key_file (relative) and verification_token_file: 200" 200 "$(status)"
-check "... and the event is stored" 1 "$(count "$S11/larkhook-spool" new)"
+check "... and the event is stored" 1 "$(queued "$S11/larkhook-spool")"
 
 # --- 20 deliveries of one event at once: one claim, one job ----------------------------------
 S12=$(site concurrent)
@@ -301,7 +303,7 @@ for i in $(seq 20); do
 done
 wait "${pids[@]}"
 check "20 simultaneous deliveries: all answered 200" 20 "$(grep -l '^Status: 200' "$T"/par.* | wc -l)"
-check "20 simultaneous deliveries: exactly one job" 1 "$(count "$S12/larkhook-spool" new)"
+check "20 simultaneous deliveries: exactly one job" 1 "$(queued "$S12/larkhook-spool")"
 check "20 simultaneous deliveries: one stored, 19 duplicates" "1 19" \
 	"$(grep -c 'reason="event stored"' "$S12/larkhook.log") $(grep -c 'reason="duplicate event id"' "$S12/larkhook.log")"
 check "20 simultaneous deliveries: no temp record left" 0 "$(count "$S12/larkhook-spool" tmp)"

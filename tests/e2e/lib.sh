@@ -99,11 +99,25 @@ resp_body() { sed '1,/^\r$/d' "$T/resp"; }
 # Files under a spool subdirectory (tmp, new, seen, ...), counted.
 count() { find "$1/$2" -type f 2>/dev/null | wc -l; }
 
-# jobs_of TYPE SPOOL: how many jobs in SPOOL/new are for events of TYPE.
-jobs_of() { grep -lx "type $1" "$2"/new/* 2>/dev/null | wc -l; }
-# one_job NAME SPOOL: new/ holds exactly one job, a compensation event's.
+# idle SPOOL: wait until no runner holds SPOOL. A request that queued a job
+# took the runner's lock before its answer, so once this returns the
+# runner has settled every due job.
+idle() { [ ! -e "$1/runner.lock" ] || wait_for 30 flock -n "$1/runner.lock" true; }
+# jobs FILES...: distinct jobs among job files (a job's state after ':' and
+# its directory change as it moves; ARRIVAL.HASH.INDEX does not).
+jobs() { printf '%s\n' "$@" | sed 's|.*/||; s|:.*||' | grep -v '^\*$' | sort -u | grep -c .; }
+# queued SPOOL: jobs ever queued and not yet expired (waiting, running,
+# done or failed), once the runner is idle.
+queued() { idle "$1"; jobs "$1"/new/* "$1"/cur/* "$1"/done/* "$1"/failed/*; }
+# jobs_of TYPE SPOOL: how many of those are for events of TYPE.
+jobs_of() {
+	idle "$2"
+	# shellcheck disable=SC2046
+	jobs $(grep -lx "type $1" "$2"/new/* "$2"/cur/* "$2"/done/* "$2"/failed/* 2>/dev/null)
+}
+# one_job NAME SPOOL: exactly one job was queued, a compensation event's.
 one_job() {
-	check "$1" "1 1" "$(count "$2" new) $(jobs_of compensation.archive.changed_v1 "$2")"
+	check "$1" "1 1" "$(queued "$2") $(jobs_of compensation.archive.changed_v1 "$2")"
 }
 
 # A free TCP port on 127.0.0.1.

@@ -75,11 +75,11 @@ suite() {
 	r=$(post "$m" comp "$url" "${HDR[@]}" --data-binary @"$T/comp.body")
 	check "$m: signed compensation event answers 200 success" \
 		'200 {"msg":"success"}' "${r%% *} $(cat "$T/$m.comp")"
-	one_job "$m: one compensation job in larkhook-spool/new/" "$sp"
+	one_job "$m: one compensation job queued" "$sp"
 
 	r=$(post "$m" comp2 "$url" "${HDR[@]}" --data-binary @"$T/comp.body")
 	check "$m: the same event again answers 200 and queues no second job" \
-		'200 {"msg":"success"} 1' "${r%% *} $(cat "$T/$m.comp2") $(count "$sp" new)"
+		'200 {"msg":"success"} 1' "${r%% *} $(cat "$T/$m.comp2") $(queued "$sp")"
 
 	signed "$BADSIG"
 	r=$(post "$m" tampered "$url" "${HDR[@]}" --data-binary @"$T/comp.body")

@@ -339,7 +339,8 @@ test_errors(void)
 	REJECTS("an overflowing duration", TOKEN "retain = 99999999999999999999d\n", 2, NULL);
 	REJECTS("a duration that overflows with its unit", TOKEN "retain = 999999999999999999d\n", 2, NULL);
 	REJECTS("a bad word in backoff", TOKEN "backoff = 10s fast\n", 2, "not a duration");
-	REJECTS("backoff = 0", TOKEN "backoff = 10s 0\n", 2, "out of range");
+	REJECTS("backoff over 30 days", TOKEN "backoff = 10s 31d\n", 2, "out of range");
+	ACCEPTS("backoff = 0 (retry at once)", TOKEN "backoff = 0\n");
 	REJECTS("backoff of 17 delays", TOKEN "backoff = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n", 2, NULL);
 	REJECTS("a bad timeout in a section", TOKEN "[on a]\nrun = x\ntimeout = soon\n", 4, "not a duration");
 
