@@ -264,7 +264,9 @@ watch_new(const struct config *c)
 	return fd;
 }
 
-static void
+/* Run due jobs until none is due and none is running. Returns how many
+ * jobs it claimed. */
+static int
 work(struct runner *r)
 {
 	struct hook_proc *procs[MAX_SLOTS];
@@ -272,13 +274,17 @@ work(struct runner *r)
 	int ino = watch_new(r->c);
 	char junk[4096];
 	struct job j;
+	int claimed = 0;
 
 	for (;;) {
 		while ((unsigned)r->n < limit && queue_next_due(r->c->spool, time(NULL), &j)) {
 			int rc = start(r, &r->slots[r->n], &j);
 
-			if (rc < 0)
+			if (rc < 0) {
+				log_msg("cannot claim job %s: %s", j.base, strerror(errno));
 				break;
+			}
+			claimed++;
 			if (rc == 0)
 				r->n++;
 		}
@@ -299,6 +305,7 @@ work(struct runner *r)
 	}
 	if (ino >= 0)
 		close(ino);
+	return claimed;
 }
 
 /* Holding the lock: repair, then run until nothing is due. */
@@ -315,12 +322,16 @@ run(const struct config *c, int lock, struct runner_totals *t)
 	r->home = pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : NULL;
 	r->totals = t;
 	for (;;) {
+		int claimed;
+
 		queue_sweep(c->spool, time(NULL), c->retain, attempts_of, (void *)c);
-		work(r);
+		claimed = work(r);
 		flock(lock, LOCK_UN);
 		/* a job queued while we held the lock found no one to start a
-		 * runner: look once more now that the lock is free */
-		if (!queue_next_due(c->spool, time(NULL), &j) || flock(lock, LOCK_EX | LOCK_NB))
+		 * runner: look once more now that the lock is free (unless
+		 * nothing could be claimed: then it waits for the next kick) */
+		if (!claimed || !queue_next_due(c->spool, time(NULL), &j) ||
+		    flock(lock, LOCK_EX | LOCK_NB))
 			break;
 	}
 	free(r);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # demo.sh: larkhook as a CGI behind a real lighttpd on 127.0.0.1, with fresh
-# keys; sends the two seed events as Feishu would and shows what was stored.
+# keys; sends the two seed events as Feishu would and shows what the hooks
+# received.
 # DEMO_EXIT=1 exits after the sample events instead of serving until Ctrl-C.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +36,18 @@ run = $T/site/review.sh
 each = items
 CONF
 chmod 600 "$T/site/larkhook.conf"
+# the demo's hooks keep the variables each run received, one file per job
+mkdir -p "$T/site/received"
+for h in salary review; do
+	cat >"$T/site/$h.sh" <<'HOOK'
+#!/bin/sh
+# demo hook: keep the LARK_ variables this run received
+set -eu
+env | grep '^LARK_' | sort >"received/$LARK_TYPE.${LARK_EACH_INDEX:-}.env"
+echo "got $LARK_TYPE $LARK_ID (attempt $LARK_ATTEMPT)"
+HOOK
+	chmod 755 "$T/site/$h.sh"
+done
 chown -R "$user" "$T/site" "$T/run"
 
 port=18080
@@ -80,20 +93,24 @@ post "the same salary event again" "$T/comp.body" "$("$ROOT/tools/seal" "$KEY" "
 post "a forged signature" "$T/comp.body" 0000000000000000000000000000000000000000000000000000000000000000
 
 echo
-echo "Stored for the hooks (larkhook-spool/new/): one job per event, one per item with each ="
-for job in "$T"/site/larkhook-spool/new/*; do
-	echo "--- ${job##*/}"
-	sed '/^$/q' "$job" | sed 's/^/    /'
-	sed '1,/^$/d' "$job" | jq -c .event | sed 's/^/    event: /'
+# the runner works detached from the request; wait for both hooks' files
+for _ in $(seq 200); do
+	[ "$(find "$T/site/received" -name '*.env' | wc -l)" -ge 2 ] && break
+	sleep 0.05
+done
+echo "What the hooks received (each run wrote its LARK_ variables to a file):"
+for f in "$T"/site/received/*.env; do
+	echo "--- ${f##*/}"
+	sed 's/^/    /' "$f"
 done
 echo
 echo "Log ($T/site/larkhook.log):"
 sed 's/^/    /' "$T/site/larkhook.log"
 echo
-echo "Hooks are run from this spool by the runner (next release); the events wait in new/."
-echo "Send more: tools/seal $KEY TS NONCE event.json body.json, then"
-echo "  curl -H 'X-Lark-Request-Timestamp: TS' -H 'X-Lark-Request-Nonce: NONCE' \\"
-echo "       -H 'X-Lark-Signature: <printed by seal>' --data-binary @body.json $URL"
+echo "Queue: $("$T/bin/larkhook" -c "$T/site/larkhook.conf" status 2>&1 | tr '\n' ' ')"
+echo
+echo "Send more: write an event's plaintext JSON (see PROTOCOL.md), then"
+echo "  $T/bin/larkhook -c $T/site/larkhook.conf forge -u $URL event.json | sh"
 [ "${DEMO_EXIT:-}" = 1 ] && exit 0
 echo "Serving until Ctrl-C."
 wait "$LPID"
