@@ -43,7 +43,7 @@ for h in salary review; do
 #!/bin/sh
 # demo hook: keep the LARK_ variables this run received
 set -eu
-env | grep '^LARK_' | sort >"received/$LARK_TYPE.${LARK_EACH_INDEX:-}.env"
+env | grep '^LARK_' | sort >"received/$LARK_TYPE${LARK_EACH_INDEX:+.item$LARK_EACH_INDEX}.env"
 echo "got $LARK_TYPE $LARK_ID (attempt $LARK_ATTEMPT)"
 HOOK
 	chmod 755 "$T/site/$h.sh"
@@ -107,7 +107,8 @@ echo
 echo "Log ($T/site/larkhook.log):"
 sed 's/^/    /' "$T/site/larkhook.log"
 echo
-echo "Queue: $("$T/bin/larkhook" -c "$T/site/larkhook.conf" status 2>&1 | tr '\n' ' ')"
+echo "Queue (larkhook status):"
+"$T/bin/larkhook" -c "$T/site/larkhook.conf" status 2>&1 | sed 's/^/    /'
 echo
 echo "Send more: write an event's plaintext JSON (see PROTOCOL.md), then"
 echo "  $T/bin/larkhook -c $T/site/larkhook.conf forge -u $URL event.json | sh"
