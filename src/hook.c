@@ -19,28 +19,31 @@
 #include "log.h"
 #include "spool.h"
 
-static enum env_put
-put_str(struct env *e, const char *name, const char *value)
+/* Add name=value unless value is NULL; count a failure for lack of memory. */
+static void
+put_str(struct env *e, const char *name, const char *value, int *nomem)
 {
-	return value ? env_put(e, name, value, strlen(value)) : ENV_ADDED;
+	if (value && env_put(e, name, value, strlen(value)) == ENV_NOMEM)
+		*nomem = 1;
 }
 
-static enum env_put
-put_num(struct env *e, const char *name, long long v)
+static void
+put_num(struct env *e, const char *name, long long v, int *nomem)
 {
 	char buf[24];
 
-	return env_put(e, name, buf, (size_t)snprintf(buf, sizeof buf, "%lld", v));
+	snprintf(buf, sizeof buf, "%lld", v);
+	put_str(e, name, buf, nomem);
 }
 
 int
 hook_env(const struct config *c, const struct hook_meta *m, const char *home,
          struct env *e, flatten_warn *warn, void *ctx)
 {
-	int rc;
+	int nomem = 0, rc;
 
-	put_str(e, "PATH", c->path);
-	put_str(e, "HOME", home);
+	put_str(e, "PATH", c->path, &nomem);
+	put_str(e, "HOME", home, &nomem);
 	for (int i = 0; i < c->nenv; i++) {
 		const char *eq = strchr(c->env[i], '=');
 		char name[ENV_NAME_MAX + 1];
@@ -48,22 +51,22 @@ hook_env(const struct config *c, const struct hook_meta *m, const char *home,
 		if (eq && (size_t)(eq - c->env[i]) < sizeof name) {
 			memcpy(name, c->env[i], (size_t)(eq - c->env[i]));
 			name[eq - c->env[i]] = '\0';
-			put_str(e, name, eq + 1);
+			put_str(e, name, eq + 1, &nomem);
 		}
 	}
-	put_str(e, "LARK_TYPE", m->type);
-	put_str(e, "LARK_ID", m->id);
-	put_str(e, "LARK_SCHEMA", m->schema);
-	put_str(e, "LARK_TIME", m->time);
-	put_str(e, "LARK_APP_ID", m->app_id);
-	put_str(e, "LARK_TENANT_KEY", m->tenant_key);
-	put_num(e, "LARK_ATTEMPT", m->attempt);
-	put_str(e, "LARK_JSON_FILE", m->json_file);
+	put_str(e, "LARK_TYPE", m->type, &nomem);
+	put_str(e, "LARK_ID", m->id, &nomem);
+	put_str(e, "LARK_SCHEMA", m->schema, &nomem);
+	put_str(e, "LARK_TIME", m->time, &nomem);
+	put_str(e, "LARK_APP_ID", m->app_id, &nomem);
+	put_str(e, "LARK_TENANT_KEY", m->tenant_key, &nomem);
+	put_num(e, "LARK_ATTEMPT", m->attempt, &nomem);
+	put_str(e, "LARK_JSON_FILE", m->json_file, &nomem);
 	if (m->each) {
-		put_num(e, "LARK_EACH_INDEX", m->index);
-		put_num(e, "LARK_EACH_COUNT", m->count);
+		put_num(e, "LARK_EACH_INDEX", m->index, &nomem);
+		put_num(e, "LARK_EACH_COUNT", m->count, &nomem);
 	}
-	if (e->n && !e->v)
+	if (nomem)
 		return -1;
 	rc = flatten_event(e, m->json, m->json_len, m->each, m->each ? m->index : -1, warn, ctx);
 	if (rc)
