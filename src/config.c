@@ -407,8 +407,10 @@ cfg_parse(const char *text, size_t len, const char *file, struct config *c,
 	defaults(c);
 	c->file = strdup(file);
 	c->dir = slash ? strndup(file, slash == file ? 1 : (size_t)(slash - file)) : strdup(".");
-	if (!c->file || !c->dir || !(buf = malloc(len + 1)))
+	if (!c->file || !c->dir || !(buf = malloc(len + 1))) {
+		cfg_free(c);
 		return fail(&p, "out of memory");
+	}
 	memcpy(buf, text, len);
 	buf[len] = '\0';
 	if (memchr(text, '\0', len)) {
@@ -427,6 +429,8 @@ cfg_parse(const char *text, size_t len, const char *file, struct config *c,
 		rc = fail(&p, "cannot derive the AES key");
 out:
 	free(buf);
+	if (rc)
+		cfg_free(c);	/* a rejected config holds nothing */
 	return rc;
 }
 
@@ -504,6 +508,8 @@ cfg_load(const char *file, struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot derive the AES key", file);
 		rc = -1;
 	}
+	if (rc)
+		cfg_free(c);
 	return rc;
 }
 

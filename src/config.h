@@ -46,12 +46,13 @@ struct config {
 
 /* Parse text[0..len) of the config named file into c, filling defaults and
  * resolving relative paths against file's directory. Secret files are named,
- * not read. 0 on success; -1 with "FILE:LINE: message" in err. Pure. */
+ * not read. 0 on success; -1 with "FILE:LINE: message" in err, and c
+ * empty (nothing to free). Pure. */
 int cfg_parse(const char *text, size_t len, const char *file, struct config *c,
               char *err, size_t errlen);
 
 /* Read and parse file, then read the *_file secrets (one trailing newline
- * dropped). 0 on success; -1 with the message in err. */
+ * dropped). 0 on success; -1 with the message in err, and c empty. */
 int cfg_load(const char *file, struct config *c, char *err, size_t errlen);
 
 /* The hook for an event type: exact, then longest prefix.*, then *. NULL
