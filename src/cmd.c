@@ -532,6 +532,7 @@ forge(const char *file, const char *url, const char *event)
 	if (!c.encrypt_key) {
 		printf("--data-binary ");
 		quoted(plain);
+		putchar(' ');
 	} else {
 		if (crypto_random(iv, sizeof iv) || crypto_random(rnd, sizeof rnd) ||
 		    crypto_encrypt(c.aes_key, iv, plain, strlen(plain), &sealed, &n) ||
