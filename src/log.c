@@ -68,7 +68,7 @@ log_escape(char *out, size_t outsz, const char *in, size_t n, size_t cap)
 static void
 emit(const char *text)
 {
-	char line[4096];
+	char line[6272];
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t n;
@@ -85,7 +85,7 @@ emit(const char *text)
 void
 log_msg(const char *fmt, ...)
 {
-	char text[1536];
+	char text[6144];	/* a hook line: label (<= 2.3 KB) and 512 escaped bytes */
 	va_list ap;
 	int n;
 
