@@ -21,11 +21,15 @@ add(struct env *e, const char *name, const char *value, size_t vlen, int capped)
 	size_t nlen = strlen(name), size = nlen + 1 + vlen + 1;
 	char *s;
 
+	/* the cheap caps first: past them a huge event costs no lookups. One
+	 * variable and its bytes are kept for LARK_TRUNCATED. */
+	if (capped && (nlen > ENV_NAME_MAX || vlen > ENV_VALUE_MAX || e->n >= ENV_VARS_MAX - 1)) {
+		e->truncated = 1;
+		return ENV_LEFT_OUT;
+	}
 	if (find(e, name, nlen) >= 0)
 		return ENV_TAKEN;
-	/* one variable and its bytes are kept for LARK_TRUNCATED */
-	if (capped && (nlen > ENV_NAME_MAX || vlen > ENV_VALUE_MAX || e->n >= ENV_VARS_MAX - 1 ||
-	               e->bytes + size > ENV_BYTES_MAX - sizeof MARK || memchr(value, '\0', vlen))) {
+	if (capped && (e->bytes + size > ENV_BYTES_MAX - sizeof MARK || memchr(value, '\0', vlen))) {
 		e->truncated = 1;
 		return ENV_LEFT_OUT;
 	}

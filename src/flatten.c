@@ -323,7 +323,7 @@ walk(struct walk *w, const char *json, size_t len, const char *path, int index,
 	w->end = json + len;
 	w->emit = 1;
 	if (member(w, "event", 5))
-		return 1;
+		return index >= 0 ? 1 : 0;	/* no event object: no LARK_EVENT_ */
 	while (path && *path) {
 		size_t n = strcspn(path, ".");
 
@@ -346,7 +346,7 @@ flatten_event(struct env *e, const char *json, size_t len, const char *each, int
 	struct walk w = { .env = e, .warn = warn, .ctx = ctx };
 	int rc;
 
-	if (json_check(json, len))
+	if (json_check(json, len) || (each && index < 0))
 		return 1;
 	if (each && (rc = walk(&w, json, len, each, index, "LARK_ITEM")) != 0)
 		return rc;

@@ -13,9 +13,9 @@ typedef void flatten_warn(void *ctx, const char *name);
 /* Add to e the leaves of the top-level member "event" of the JSON object
  * json[0..len), named under "LARK_EVENT". With each (a dotted path under
  * event), first add the leaves of element index of that array under
- * "LARK_ITEM". Caps are e's: what does not fit is left out. 0 on success,
- * 1 when the JSON is invalid or the each element is missing, -1 when out
- * of memory. */
+ * "LARK_ITEM". Caps are e's: what does not fit is left out. An event
+ * without "event" gives no LARK_EVENT_ variables. 0 on success, 1 when the
+ * JSON is invalid or the each element is missing, -1 when out of memory. */
 int flatten_event(struct env *e, const char *json, size_t len, const char *each, int index,
                   flatten_warn *warn, void *ctx);
 

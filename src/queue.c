@@ -25,7 +25,7 @@ queue_parse(const char *name, struct job *j)
 {
 	const char *colon = strchr(name, ':');
 	size_t blen = colon ? (size_t)(colon - name) : strlen(name);
-	char state[64];
+	char state[QUEUE_NAME_MAX];
 
 	memset(j, 0, sizeof *j);
 	/* 16 digits, '.', 64 hex digits, '.', 1-9 digits */
@@ -42,7 +42,23 @@ queue_parse(const char *name, struct job *j)
 	    sscanf(colon + 1, "%ld,%ld,%lld,%15[a-z0-9]", &j->runs, &j->budget, &j->when, j->last) < 3 ||
 	    j->runs < 0 || j->budget < 0 || j->budget > j->runs)
 		return -1;
-	return 0;
+	/* only the names queue_name makes: the runner claims a job by the name
+	 * it rebuilds, so a stray variant would never be claimed */
+	queue_name(j, state);
+	return strcmp(state, name) == 0 ? 0 : -1;
+}
+
+/* Arrival order; the items of one event by index. */
+static int
+before(const struct job *a, const struct job *b)
+{
+	int c;
+
+	if (a->arrival != b->arrival)
+		return a->arrival < b->arrival;
+	if ((c = strcmp(a->hash, b->hash)) != 0)
+		return c < 0;
+	return a->index < b->index;
 }
 
 void
@@ -67,8 +83,7 @@ consider(void *ctx, const char *name, const struct job *j)
 	struct pick *p = ctx;
 
 	(void)name;
-	if (j->when <= (long long)p->now &&
-	    (!p->found || strcmp(j->base, p->best.base) < 0)) {
+	if (j->when <= (long long)p->now && (!p->found || before(j, &p->best))) {
 		p->best = *j;
 		p->found = 1;
 	}
