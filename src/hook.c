@@ -129,6 +129,37 @@ say(int fd, const char *msg)
 	}
 }
 
+static void
+kill_group(int sig)
+{
+	(void)sig;
+	kill(-getpid(), SIGKILL);
+}
+
+/* The group leader of a hook: it waits for the shell and passes on how it
+ * ended. When the runner dies (SIGHUP, by PR_SET_PDEATHSIG) it kills the
+ * whole group, so a runner killed mid-hook leaves nothing of the hook
+ * running beside the runner that repairs its job. Never returns. */
+static void
+supervise(pid_t sh)
+{
+	sigset_t none;
+	int st;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	io_close_from(0);
+	while (waitpid(sh, &st, 0) < 0)
+		if (errno != EINTR)
+			_exit(127);
+	if (WIFSIGNALED(st)) {
+		signal(WTERMSIG(st), SIG_DFL);
+		raise(WTERMSIG(st));
+		_exit(128 + WTERMSIG(st));
+	}
+	_exit(WEXITSTATUS(st));
+}
+
 /* In the child: never returns. Only async-signal-safe calls before exec. */
 static void
 child(const char *run, const char *dir, char *const envp[], int in, int out, int err,
@@ -136,12 +167,25 @@ child(const char *run, const char *dir, char *const envp[], int in, int out, int
 {
 	char *argv[] = { "sh", "-c", (char *)run, NULL };
 	sigset_t none;
+	pid_t sh;
 
 	setsid();
-	/* a runner killed mid-hook must not leave the hook running beside the
-	 * runner that repairs its job */
-	if (orphan_kill && (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent))
-		_exit(127);
+	if (orphan_kill) {
+		struct sigaction sa;
+
+		/* the handler first: the runner may die at any moment */
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = kill_group;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGHUP, &sa, NULL);
+		if (prctl(PR_SET_PDEATHSIG, SIGHUP) || getppid() != parent)
+			_exit(127);
+		if ((sh = fork()) < 0)
+			_exit(127);
+		if (sh > 0)
+			supervise(sh);
+		prctl(PR_SET_PDEATHSIG, 0);
+	}
 	/* lift the three above anything they could collide with, then place them */
 	in = fcntl(in, F_DUPFD, 10);
 	out = fcntl(out, F_DUPFD, 10);
