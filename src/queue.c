@@ -152,24 +152,24 @@ struct sweep {
 	const char *spool;
 	time_t now;
 	unsigned retain;
-	unsigned (*attempts_of)(void *ctx, const struct job *j);
-	void *ctx;
 	char *pending;		/* hashes of jobs still to run, "h1 h2 …" */
 	size_t plen, pcap;
 };
 
-/* A job in cur/ when the lock is ours: its runner died, maybe mid-hook. */
+/* A job in cur/ when the lock is ours: its runner died, maybe mid-hook. It
+ * is due again. The run counts for LARK_ATTEMPT (the hook may have run)
+ * but not against the budget: the runner died, not the hook. */
 static void
 lost(void *ctx, const char *name, const struct job *j)
 {
 	struct sweep *s = ctx;
 	struct job n = *j;
-	unsigned attempts = s->attempts_of(s->ctx, j);
 
 	n.runs++;
+	n.budget++;
 	n.when = s->now;
 	snprintf(n.last, sizeof n.last, "lost");
-	queue_move(s->spool, "cur", name, n.runs - n.budget >= (long)attempts ? "failed" : "new", &n, 1);
+	queue_move(s->spool, "cur", name, "new", &n, 1);
 }
 
 static void
@@ -230,10 +230,9 @@ expire(struct sweep *s, const char *dir, time_t age)
 }
 
 void
-queue_sweep(const char *spool, time_t now, unsigned retain,
-            unsigned (*attempts_of)(void *ctx, const struct job *j), void *ctx)
+queue_sweep(const char *spool, time_t now, unsigned retain)
 {
-	struct sweep s = { spool, now, retain, attempts_of, ctx, NULL, 0, 0 };
+	struct sweep s = { spool, now, retain, NULL, 0, 0 };
 
 	queue_each(spool, "cur", lost, &s);
 	queue_each(spool, "done", expire_done, &s);

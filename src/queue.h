@@ -42,11 +42,9 @@ void queue_each(const char *spool, const char *dir,
                 void (*fn)(void *ctx, const char *name, const struct job *j), void *ctx);
 
 /* The runner's repairs at start, under its lock: jobs left in cur/ by a
- * runner that died become due again (as a used attempt, LAST "lost"), or go
- * to failed/ when their budget is spent (attempts_of gives a job's budget);
- * done/ and seen/ entries older than retain go, as do leftovers in run/
- * and tmp/. */
-void queue_sweep(const char *spool, time_t now, unsigned retain,
-                 unsigned (*attempts_of)(void *ctx, const struct job *j), void *ctx);
+ * runner that died are due again (LAST "lost"; the run counts for
+ * LARK_ATTEMPT, not against the budget); done/ and seen/ entries older than
+ * retain go, as do leftovers in run/ and tmp/. */
+void queue_sweep(const char *spool, time_t now, unsigned retain);
 
 #endif

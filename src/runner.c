@@ -54,25 +54,6 @@ open_lock(const struct config *c)
 	return open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
-static unsigned
-attempts_of(void *ctx, const struct job *j)
-{
-	const struct config *c = ctx;
-	const struct hook *h;
-	struct spool_job rec;
-	char path[PATH_MAX], name[QUEUE_NAME_MAX];
-	unsigned n = 5;
-
-	queue_name(j, name);
-	snprintf(path, sizeof path, "%s/cur/%s", c->spool, name);
-	if (spool_read(path, &rec) == 0) {
-		if ((h = cfg_route(c, rec.type)))
-			n = h->attempts;
-		spool_job_free(&rec);
-	}
-	return n;
-}
-
 /* Settle a job after a run (or a failure to start one): done/, back to
  * new/ with a not-before time, or failed/. */
 static void
@@ -324,7 +305,7 @@ run(const struct config *c, int lock, struct runner_totals *t)
 	for (;;) {
 		int claimed;
 
-		queue_sweep(c->spool, time(NULL), c->retain, attempts_of, (void *)c);
+		queue_sweep(c->spool, time(NULL), c->retain);
 		claimed = work(r);
 		flock(lock, LOCK_UN);
 		/* a job queued while we held the lock found no one to start a

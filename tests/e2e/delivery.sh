@@ -327,7 +327,7 @@ check_true "timeout: the log says timeout; retry" \
 check "timeout: ran once" 1 "$(lines "$S/runs.log")"
 
 # --- a crashed runner's job in cur/ becomes due again ------------------------------------------
-S=$(mk crash "[on $COMP]" "run = sh hook.sh" "timeout = 30")
+S=$(mk crash "[on $COMP]" "run = sh hook.sh" "timeout = 30" "attempts = 1")
 SP=$S/larkhook-spool
 hook "$S" <<'EOF'
 echo "$LARK_ID $LARK_ATTEMPT" >>runs.log
@@ -361,10 +361,10 @@ check_true "crash: nothing of the first run's hook (group $pg) is left running" 
 check "crash: the job is still in cur/" 1 "$(count "$SP" cur)"
 check "crash: a new drain runs it" "drain: 1 done, 0 to retry later, 0 failed" "$(lh "$S" drain)"
 check "crash: ran again with LARK_ATTEMPT=2" "crash-1 1,crash-1 2" "$(paste -sd, "$S/runs.log")"
-check_true "crash: the second run's job was :1,0,WHEN,lost" \
-	grep -qxE "[0-9]{16}\.$(hash crash-1)\.0:1,0,[0-9]+,lost" "$S/cur.2"
-check_true "crash: the job ends in done/ as :2,0,WHEN,exit0" \
-	grep -qxE "[0-9]{16}\.$(hash crash-1)\.0:2,0,[0-9]+,exit0" <<<"$(names "$SP" "done")"
+check_true "crash: the second run's job was :1,1,WHEN,lost (the lost run uses no attempt: attempts = 1 still runs it)" \
+	grep -qxE "[0-9]{16}\.$(hash crash-1)\.0:1,1,[0-9]+,lost" "$S/cur.2"
+check_true "crash: the job ends in done/ as :2,1,WHEN,exit0" \
+	grep -qxE "[0-9]{16}\.$(hash crash-1)\.0:2,1,[0-9]+,exit0" <<<"$(names "$SP" "done")"
 check "crash: cur/ is empty" 0 "$(count "$SP" cur)"
 if [ -n "$pg" ] && group_live "$pg"; then kill -KILL -- "-$pg" 2>/dev/null; fi
 
