@@ -1,5 +1,6 @@
 /* io.c: small system-call helpers shared by the I/O edges */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -56,4 +57,17 @@ io_close_except(int low, int keep1, int keep2)
 		}
 		close(fd);
 	}
+}
+
+int
+io_fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
 }

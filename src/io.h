@@ -14,4 +14,8 @@ void io_close_from(int low);
 /* The same, but keep keep1 and keep2 (-1: none). */
 void io_close_except(int low, int keep1, int keep2);
 
+/* fsync the directory at path, making the names in it durable. 0 on
+ * success, -1 with errno set. */
+int io_fsync_dir(const char *path);
+
 #endif

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "queue.h"
 #include "spool.h"
 
@@ -118,19 +119,6 @@ queue_each(const char *spool, const char *dir,
 	closedir(d);
 }
 
-static int
-fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int
 queue_move(const char *spool, const char *from, const char *old, const char *to,
            const struct job *j, int sync)
@@ -145,7 +133,7 @@ queue_move(const char *spool, const char *from, const char *old, const char *to,
 	if (!sync)
 		return 0;
 	snprintf(dst, sizeof dst, "%s/%s", spool, to);
-	return fsync_dir(dst);
+	return io_fsync_dir(dst);
 }
 
 struct sweep {

@@ -67,19 +67,6 @@ spool_format(const struct spool_record *r, size_t *len)
 	return buf;
 }
 
-static int
-fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int
 spool_prepare(const char *spool)
 {
@@ -103,7 +90,7 @@ spool_prepare(const char *spool)
 	snprintf(path, sizeof path, "%s/intake.lock", spool);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0)
 		close(fd);
-	return fsync_dir(spool);
+	return io_fsync_dir(spool);
 }
 
 /* Write the record to tmp/ and make it durable. Any error removes it: after
@@ -174,8 +161,8 @@ rollback(struct names *nm, int made)
 	}
 	unlink(nm->seen);
 	unlink(nm->tmp);
-	fsync_dir(nm->new_dir);
-	fsync_dir(nm->seen_dir);
+	io_fsync_dir(nm->new_dir);
+	io_fsync_dir(nm->seen_dir);
 }
 
 /* A writer that died or hung after writing its record: its process is gone,
@@ -245,7 +232,7 @@ complete(const char *spool, const char *tmp, const char *hash)
 		if (n < 0 || (size_t)n >= sizeof job || (link(tmp, job) && errno != EEXIST))
 			goto out;
 	}
-	if (fsync_dir(new_dir) == 0 && unlink(tmp) == 0)
+	if (io_fsync_dir(new_dir) == 0 && unlink(tmp) == 0)
 		rc = 0;
 out:
 	free(have);
@@ -354,7 +341,7 @@ spool_store(const char *spool, const struct spool_record *r, int *duplicate,
 		if (job_name(&nm, made, nm.job, sizeof nm.job) || link(nm.tmp, nm.job))
 			goto fail;
 	}
-	if (fsync_dir(nm.new_dir) || fsync_dir(nm.seen_dir))
+	if (io_fsync_dir(nm.new_dir) || io_fsync_dir(nm.seen_dir))
 		goto fail;
 	unlink(nm.tmp);
 	*reason = r->jobs ? "event stored" : "event stored, no job (each path empty or missing)";

@@ -159,34 +159,10 @@ command -v lighttpd >/dev/null || fail "lighttpd is installed" "run: make deps"
 # serve NAME: a site whose hook appends LARK_ID to its marker file, behind
 # lighttpd with lighttpd/larkhook-cgi.conf; sets S, PORT, URL.
 serve() {
-	local name=$1 run=$T/$1-run snippet
-	S=$(site "$name")
+	S=$(site "$1")
 	sed -i "s|^run = true\$|run = echo \"\$LARK_ID\" >>marker|" "$S/larkhook.conf"
-	PORT=$(free_port)
+	lighttpd_start "$1" cgi "$S" || return 1
 	URL=http://127.0.0.1:$PORT/larkhook
-	mkdir -p "$T/$name-www" "$run"
-	chown "$OWNER" "$run"
-	snippet=$run/larkhook-cgi.conf
-	sed -e "s|/usr/lib/cgi-bin/larkhook|$T/bin/larkhook|g" \
-		-e "s|/etc/larkhook\.conf|$S/larkhook.conf|g" \
-		"$ROOT/lighttpd/larkhook-cgi.conf" >"$snippet"
-	if ! grep -q "\"$T/bin/larkhook" "$snippet" || ! grep -q "$S/larkhook.conf" "$snippet"; then
-		fail "$name: shipped snippet has the installed paths" "see $ROOT/lighttpd/larkhook-cgi.conf"
-		return 1
-	fi
-	{
-		echo "server.document-root = \"$T/$name-www\""
-		echo "server.bind = \"127.0.0.1\""
-		echo "server.port = $PORT"
-		echo "server.errorlog = \"$run/error.log\""
-		if [ "$(id -u)" -eq 0 ]; then
-			echo 'server.username = "www-data"'
-			echo 'server.groupname = "www-data"'
-		fi
-		echo "include \"$snippet\""
-	} >"$run/lighttpd.conf"
-	config_ok "$name: lighttpd" "$run" lighttpd -tt -f "$run/lighttpd.conf" || return 1
-	launch "$name: lighttpd" "$run" "$PORT" lighttpd -D -f "$run/lighttpd.conf"
 }
 # forge_post NAME SITE EVENT: forge | sh, keeping the command in $T/NAME.cmd,
 # forge's stderr in $T/NAME.err, curl's output in $T/NAME.out; sets RC.

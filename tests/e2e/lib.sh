@@ -156,3 +156,41 @@ launch() {
 	fail "$name starts" "$(cat "$dir/stdout.log" "$dir/error.log" 2>/dev/null)"
 	return 1
 }
+
+# lighttpd_start NAME MODE SITE: start lighttpd on 127.0.0.1 with the shipped
+# lighttpd/larkhook-MODE.conf (cgi or fastcgi), templated only for paths,
+# serving SITE's config; its files in $T/NAME-run. Sets PORT and SERVER
+# (lighttpd's pid); says FAIL and returns 1 when it cannot start.
+lighttpd_start() {
+	local name=$1 mode=$2 site=$3 run=$T/$1-run snippet
+	PORT=$(free_port)
+	mkdir -p "$T/$name-www" "$run"
+	# lighttpd opens its error log and sockets after dropping to www-data
+	chown "$OWNER" "$run"
+	snippet=$run/larkhook-$mode.conf
+	sed -e "s|/usr/lib/cgi-bin/larkhook|$T/bin/larkhook|g" \
+		-e "s|/etc/larkhook\.conf|$site/larkhook.conf|g" \
+		-e "s|/run/lighttpd/larkhook\.sock|$run/larkhook.sock|g" \
+		"$ROOT/lighttpd/larkhook-$mode.conf" >"$snippet"
+	# the paths the test relies on must still be the ones shipped
+	if ! grep -q "\"$T/bin/larkhook" "$snippet" || ! grep -q "$site/larkhook.conf" "$snippet" ||
+		{ [ "$mode" = fastcgi ] && ! grep -q "$run/larkhook.sock" "$snippet"; }; then
+		fail "$name: shipped snippet has the installed paths" "see $ROOT/lighttpd/larkhook-$mode.conf"
+		return 1
+	fi
+	{
+		echo "server.document-root = \"$T/$name-www\""
+		echo "server.bind = \"127.0.0.1\""
+		echo "server.port = $PORT"
+		echo "server.errorlog = \"$run/error.log\""
+		if [ "$(id -u)" -eq 0 ]; then
+			echo 'server.username = "www-data"'
+			echo 'server.groupname = "www-data"'
+		fi
+		echo "include \"$snippet\""
+	} >"$run/lighttpd.conf"
+	config_ok "$name: lighttpd" "$run" lighttpd -tt -f "$run/lighttpd.conf" || return 1
+	launch "$name: lighttpd" "$run" "$PORT" lighttpd -D -f "$run/lighttpd.conf" || return 1
+	# shellcheck disable=SC2034 # for the suites that source this
+	SERVER=${PIDS[-1]}
+}

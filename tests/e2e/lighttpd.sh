@@ -28,36 +28,8 @@ signed() {
 
 # serve MODE: start lighttpd with lighttpd/larkhook-MODE.conf; sets PORT, S.
 serve() {
-	local mode=$1 run=$T/$1-run snippet
-	S=$(site "$mode")
-	PORT=$(free_port)
-	mkdir -p "$T/$mode-www" "$run"
-	# lighttpd opens its error log and sockets after dropping to www-data
-	chown "$OWNER" "$run"
-	snippet=$run/larkhook-$mode.conf
-	sed -e "s|/usr/lib/cgi-bin/larkhook|$T/bin/larkhook|g" \
-		-e "s|/etc/larkhook\.conf|$S/larkhook.conf|g" \
-		-e "s|/run/lighttpd/larkhook\.sock|$run/larkhook.sock|g" \
-		"$ROOT/lighttpd/larkhook-$mode.conf" >"$snippet"
-	# the paths the test relies on must still be the ones shipped
-	if ! grep -q "\"$T/bin/larkhook" "$snippet" || ! grep -q "$S/larkhook.conf" "$snippet" ||
-		{ [ "$mode" = fastcgi ] && ! grep -q "$run/larkhook.sock" "$snippet"; }; then
-		fail "$mode: shipped snippet has the installed paths" "see $ROOT/lighttpd/larkhook-$mode.conf"
-		return 1
-	fi
-	{
-		echo "server.document-root = \"$T/$mode-www\""
-		echo "server.bind = \"127.0.0.1\""
-		echo "server.port = $PORT"
-		echo "server.errorlog = \"$run/error.log\""
-		if [ "$(id -u)" -eq 0 ]; then
-			echo 'server.username = "www-data"'
-			echo 'server.groupname = "www-data"'
-		fi
-		echo "include \"$snippet\""
-	} >"$run/lighttpd.conf"
-	config_ok "$mode: lighttpd" "$run" lighttpd -tt -f "$run/lighttpd.conf" || return 1
-	launch "$mode: lighttpd" "$run" "$PORT" lighttpd -D -f "$run/lighttpd.conf"
+	S=$(site "$1")
+	lighttpd_start "$1" "$1" "$S"
 }
 
 # suite MODE: assertions (a) to (e) through one server.

@@ -47,35 +47,8 @@ conf() {
 # lighttpd_serve MODE (cgi or fastcgi): as lighttpd.sh does; sets PORT, S,
 # SERVER (lighttpd's pid).
 lighttpd_serve() {
-	local mode=$1 run=$T/$1-run snippet
-	conf "$mode"
-	PORT=$(free_port)
-	mkdir -p "$T/$mode-www" "$run"
-	chown "$OWNER" "$run"
-	snippet=$run/larkhook-$mode.conf
-	sed -e "s|/usr/lib/cgi-bin/larkhook|$T/bin/larkhook|g" \
-		-e "s|/etc/larkhook\.conf|$S/larkhook.conf|g" \
-		-e "s|/run/lighttpd/larkhook\.sock|$run/larkhook.sock|g" \
-		"$ROOT/lighttpd/larkhook-$mode.conf" >"$snippet"
-	if ! grep -q "\"$T/bin/larkhook" "$snippet" || ! grep -q "$S/larkhook.conf" "$snippet" ||
-		{ [ "$mode" = fastcgi ] && ! grep -q "$run/larkhook.sock" "$snippet"; }; then
-		fail "$mode: shipped snippet has the installed paths" "see $ROOT/lighttpd/larkhook-$mode.conf"
-		return 1
-	fi
-	{
-		echo "server.document-root = \"$T/$mode-www\""
-		echo "server.bind = \"127.0.0.1\""
-		echo "server.port = $PORT"
-		echo "server.errorlog = \"$run/error.log\""
-		if [ "$(id -u)" -eq 0 ]; then
-			echo 'server.username = "www-data"'
-			echo 'server.groupname = "www-data"'
-		fi
-		echo "include \"$snippet\""
-	} >"$run/lighttpd.conf"
-	config_ok "$mode: lighttpd" "$run" lighttpd -tt -f "$run/lighttpd.conf" || return 1
-	launch "$mode: lighttpd" "$run" "$PORT" lighttpd -D -f "$run/lighttpd.conf" || return 1
-	SERVER=${PIDS[-1]}
+	conf "$1"
+	lighttpd_start "$1" "$1" "$S"
 }
 
 # apache_serve: as apache.sh does; sets PORT, S, SERVER (apache's parent).
