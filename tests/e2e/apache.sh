@@ -31,54 +31,8 @@ signed() {
 
 # serve NAME: start apache2 with a fresh site NAME; sets PORT, S, RUN.
 serve() {
-	local name=$1 snippet
-	RUN=$T/$name-run
-	S=$(site "$name")
-	PORT=$(free_port)
-	mkdir -p "$T/$name-www" "$RUN"
-	# the cgid daemon creates its socket after dropping to www-data
-	chown "$OWNER" "$RUN"
-	snippet=$RUN/larkhook-cgi.conf
-	sed -e "s|/usr/lib/cgi-bin/larkhook|$BIN|g" \
-		-e "s|/etc/larkhook\.conf|$S/larkhook.conf|g" \
-		"$ROOT/apache/larkhook-cgi.conf" >"$snippet"
-	# the paths the test relies on must still be the ones shipped
-	if ! grep -q "^ScriptAlias /larkhook $BIN\$" "$snippet" ||
-		! grep -q "SetEnv LARKHOOK_CONFIG $S/larkhook.conf\$" "$snippet"; then
-		fail "$name: shipped snippet has the installed paths" "see $ROOT/apache/larkhook-cgi.conf"
-		return 1
-	fi
-	{
-		echo "ServerRoot \"$RUN\""
-		echo "DefaultRuntimeDir \"$RUN\""
-		echo "PidFile \"$RUN/httpd.pid\""
-		echo "Mutex file:$RUN default"
-		echo "Listen 127.0.0.1:$PORT"
-		echo "ServerName 127.0.0.1"
-		echo "ErrorLog \"$RUN/error.log\""
-		echo "LoadModule mpm_event_module $MODS/mod_mpm_event.so"
-		echo "LoadModule authz_core_module $MODS/mod_authz_core.so"
-		echo "LoadModule mime_module $MODS/mod_mime.so"
-		echo "LoadModule alias_module $MODS/mod_alias.so"
-		echo "LoadModule env_module $MODS/mod_env.so"
-		echo "LoadModule cgid_module $MODS/mod_cgid.so"
-		echo "TypesConfig /etc/mime.types"
-		echo "ScriptSock \"$RUN/cgid.sock\""
-		if [ "$(id -u)" -eq 0 ]; then
-			echo "User www-data"
-			echo "Group www-data"
-		fi
-		echo "DocumentRoot \"$T/$name-www\""
-		echo "<Directory />"
-		echo "	Require all denied"
-		echo "</Directory>"
-		echo "<Directory \"$T/$name-www\">"
-		echo "	Require all granted"
-		echo "</Directory>"
-		echo "Include \"$snippet\""
-	} >"$RUN/httpd.conf"
-	config_ok "$name: apache2" "$RUN" apache2 -t -f "$RUN/httpd.conf" || return 1
-	launch "$name: apache2" "$RUN" "$PORT" apache2 -f "$RUN/httpd.conf" -DFOREGROUND
+	S=$(site "$1")
+	apache_start "$1" "$S"
 }
 
 serve apache || exit 1

@@ -53,52 +53,8 @@ lighttpd_serve() {
 
 # apache_serve: as apache.sh does; sets PORT, S, SERVER (apache's parent).
 apache_serve() {
-	local name=apache run=$T/apache-run snippet
-	conf "$name"
-	PORT=$(free_port)
-	mkdir -p "$T/$name-www" "$run"
-	chown "$OWNER" "$run"
-	snippet=$run/larkhook-cgi.conf
-	sed -e "s|/usr/lib/cgi-bin/larkhook|$BIN|g" \
-		-e "s|/etc/larkhook\.conf|$S/larkhook.conf|g" \
-		"$ROOT/apache/larkhook-cgi.conf" >"$snippet"
-	if ! grep -q "^ScriptAlias /larkhook $BIN\$" "$snippet" ||
-		! grep -q "SetEnv LARKHOOK_CONFIG $S/larkhook.conf\$" "$snippet"; then
-		fail "$name: shipped snippet has the installed paths" "see $ROOT/apache/larkhook-cgi.conf"
-		return 1
-	fi
-	{
-		echo "ServerRoot \"$run\""
-		echo "DefaultRuntimeDir \"$run\""
-		echo "PidFile \"$run/httpd.pid\""
-		echo "Mutex file:$run default"
-		echo "Listen 127.0.0.1:$PORT"
-		echo "ServerName 127.0.0.1"
-		echo "ErrorLog \"$run/error.log\""
-		echo "LoadModule mpm_event_module $MODS/mod_mpm_event.so"
-		echo "LoadModule authz_core_module $MODS/mod_authz_core.so"
-		echo "LoadModule mime_module $MODS/mod_mime.so"
-		echo "LoadModule alias_module $MODS/mod_alias.so"
-		echo "LoadModule env_module $MODS/mod_env.so"
-		echo "LoadModule cgid_module $MODS/mod_cgid.so"
-		echo "TypesConfig /etc/mime.types"
-		echo "ScriptSock \"$run/cgid.sock\""
-		if [ "$(id -u)" -eq 0 ]; then
-			echo "User www-data"
-			echo "Group www-data"
-		fi
-		echo "DocumentRoot \"$T/$name-www\""
-		echo "<Directory />"
-		echo "	Require all denied"
-		echo "</Directory>"
-		echo "<Directory \"$T/$name-www\">"
-		echo "	Require all granted"
-		echo "</Directory>"
-		echo "Include \"$snippet\""
-	} >"$run/httpd.conf"
-	config_ok "$name: apache2" "$run" apache2 -t -f "$run/httpd.conf" || return 1
-	launch "$name: apache2" "$run" "$PORT" apache2 -f "$run/httpd.conf" -DFOREGROUND || return 1
-	SERVER=${PIDS[-1]}
+	conf apache
+	apache_start apache "$S"
 }
 
 # send NAME BODY SIGNATURE EVENT_ID: POST the signed event to $URL; the body
