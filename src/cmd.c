@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,7 +422,6 @@ run(const char *file, const char *event)
 {
 	struct lark_event ev;
 	const struct hook *h;
-	struct passwd *pw;
 	struct config c;
 	size_t len;
 	char *json;
@@ -445,11 +443,11 @@ run(const char *file, const char *event)
 		printf("event.%s is missing or empty: no job, nothing to run\n", h->each);
 		rc = 0;
 	} else {
-		pw = getpwuid(geteuid());
+		const char *home = hook_home();
+
 		rc = 0;
 		for (int i = 0; i < count; i++) {
-			int r = run_one(&c, h, &ev, h->each ? i : 0,
-			                count, pw && pw->pw_dir[0] ? pw->pw_dir : NULL);
+			int r = run_one(&c, h, &ev, h->each ? i : 0, count, home);
 
 			if (r && !rc)
 				rc = r;

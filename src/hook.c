@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,14 @@ hook_env(const struct config *c, const struct hook_meta *m, const char *home,
 	if (rc)
 		return rc;
 	return env_finish(e);
+}
+
+const char *
+hook_home(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	return pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : NULL;
 }
 
 /* SIGCHLD wakes hook_wait through a pipe (the self-pipe trick). It belongs

@@ -26,6 +26,10 @@ struct hook_meta {
 	const char *json_file;
 };
 
+/* HOME for hooks: the effective user's home from the password database,
+ * or NULL when unknown. Static storage of getpwuid. */
+const char *hook_home(void);
+
 /* Build the hook environment for m into e (empty on entry): PATH, HOME
  * (when home is not NULL), the env = entries, the LARK_ variables. warn
  * hears of two fields mapping to one name. 0 on success; 1 when the JSON

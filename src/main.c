@@ -2,7 +2,6 @@
  * response */
 #include <errno.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,14 +92,6 @@ answer(struct transport *t, enum status st, const char *body)
 	tr_respond(t, &r);
 }
 
-static const char *
-home_dir(void)
-{
-	struct passwd *pw = getpwuid(geteuid());
-
-	return pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : NULL;
-}
-
 /* Step 13: a reply hook answers inside the request; *body is its answer. */
 static enum status
 reply(const struct config *c, const struct hook *h, const struct lark_event *ev, char **body,
@@ -112,7 +103,7 @@ reply(const struct config *c, const struct hook *h, const struct lark_event *ev,
 		.json = ev->plain, .json_len = ev->plain_len,
 	};
 
-	return hook_reply(c, h, &m, home_dir(), body, reason);
+	return hook_reply(c, h, &m, hook_home(), body, reason);
 }
 
 /* Steps 10-12 for a genuine event: route, deduplicate and spool, then start

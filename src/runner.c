@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,14 +292,13 @@ work(struct runner *r)
 static void
 run(const struct config *c, int lock, struct runner_totals *t)
 {
-	struct passwd *pw = getpwuid(geteuid());
 	struct runner *r = calloc(1, sizeof *r);
 	struct job j;
 
 	if (!r)
 		return;
 	r->c = c;
-	r->home = pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : NULL;
+	r->home = hook_home();
 	r->totals = t;
 	for (;;) {
 		int claimed;
