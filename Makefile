@@ -1,5 +1,8 @@
 # larkhook: a Feishu / Lark event receiver for CGI and FastCGI
 PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/larkhook
 SYSCONFDIR ?= /etc
 VERSION = 0.1.0
 
@@ -39,10 +42,50 @@ test: deps
 	@$(MAKE) --no-print-directory all $(UNITS)
 	@sh tests/run.sh
 
-clean:
-	rm -f larkhook src/*.o $(UNITS)
+# One executable with no shared-library needs, for shared hosting: the same
+# objects linked with -static against Debian's libfcgi.a and libcrypto.a,
+# plus cJSON built from Debian's source package (Debian ships no libcjson.a).
+static: larkhook-static
 
-.PHONY: all deps test clean demo
+larkhook-static: $(OBJS) tools/static.sh
+	@CC="$(CC)" CFLAGS="$(ALL_CFLAGS)" LDFLAGS="$(ALL_LDFLAGS)" sh tools/static.sh $(OBJS)
+
+# libFuzzer targets with ASan and UBSan; FUZZ_TIME seconds each.
+FUZZ_TIME ?= 60
+fuzz:
+	@FUZZ_TIME=$(FUZZ_TIME) sh tools/fuzz.sh
+
+# The whole suite rebuilt with ASan and UBSan, then the CGI cases under valgrind.
+check: deps
+	@sh tools/check.sh
+
+DOCS = examples/larkhook.conf examples/salary.sh examples/review.sh examples/card.sh \
+	examples/nginx.conf apache/larkhook-cgi.conf apache/larkhook-fcgid.conf \
+	apache/larkhook-proxy-fcgi.conf apache/htaccess lighttpd/larkhook-cgi.conf \
+	lighttpd/larkhook-fastcgi.conf
+
+install: larkhook
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
+	install -m 755 larkhook $(DESTDIR)$(SBINDIR)/larkhook
+	sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		-e 's|@DOCDIR@|$(DOCDIR)|g' larkhook.8 >$(DESTDIR)$(MANDIR)/man8/larkhook.8
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/larkhook.8
+	for f in $(DOCS); do \
+		install -d $(DESTDIR)$(DOCDIR)/$${f%/*} && \
+		install -m 644 $$f $(DESTDIR)$(DOCDIR)/$$f || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/larkhook $(DESTDIR)$(MANDIR)/man8/larkhook.8
+	for f in $(DOCS); do rm -f $(DESTDIR)$(DOCDIR)/$$f; done
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/apache \
+		$(DESTDIR)$(DOCDIR)/lighttpd $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+clean:
+	rm -f larkhook larkhook-static src/*.o $(UNITS)
+	rm -rf build fuzz/bin
+
+.PHONY: all deps test clean demo static fuzz check install uninstall
 
 demo:
 	@bash tools/demo.sh

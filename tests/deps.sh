@@ -3,7 +3,8 @@
 # missing (as root), or print the exact command to run.
 set -u
 PKGS="gcc make pkg-config libfcgi-dev libcjson-dev libssl-dev openssl
-lighttpd apache2 spawn-fcgi libfcgi-bin curl strace jq util-linux"
+lighttpd apache2 libapache2-mod-fcgid nginx fcgiwrap spawn-fcgi libfcgi-bin curl strace
+jq util-linux man-db groff-base shellcheck dpkg-dev clang libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -52,7 +52,7 @@ chown -R "$user" "$T/site" "$T/run"
 
 port=18080
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-sed -e "s|/usr/lib/cgi-bin/larkhook|$T/bin/larkhook|" -e "s|/etc/larkhook\.conf|$T/site/larkhook.conf|" \
+sed -e "s|/usr/local/sbin/larkhook|$T/bin/larkhook|" -e "s|/etc/larkhook\.conf|$T/site/larkhook.conf|" \
 	lighttpd/larkhook-cgi.conf >"$T/run/larkhook-cgi.conf"
 {
 	echo "server.document-root = \"$T/www\""

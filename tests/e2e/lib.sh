@@ -168,7 +168,7 @@ lighttpd_start() {
 	# lighttpd opens its error log and sockets after dropping to www-data
 	chown "$OWNER" "$run"
 	snippet=$run/larkhook-$mode.conf
-	sed -e "s|/usr/lib/cgi-bin/larkhook|$T/bin/larkhook|g" \
+	sed -e "s|/usr/local/sbin/larkhook|$T/bin/larkhook|g" \
 		-e "s|/etc/larkhook\.conf|$site/larkhook.conf|g" \
 		-e "s|/run/lighttpd/larkhook\.sock|$run/larkhook.sock|g" \
 		"$ROOT/lighttpd/larkhook-$mode.conf" >"$snippet"
@@ -207,7 +207,7 @@ apache_start() {
 	# the cgid daemon creates its socket after dropping to www-data
 	chown "$OWNER" "$RUN"
 	snippet=$RUN/larkhook-cgi.conf
-	sed -e "s|/usr/lib/cgi-bin/larkhook|$BIN|g" \
+	sed -e "s|/usr/local/sbin/larkhook|$BIN|g" \
 		-e "s|/etc/larkhook\.conf|$S/larkhook.conf|g" \
 		"$ROOT/apache/larkhook-cgi.conf" >"$snippet"
 	# the paths the test relies on must still be the ones shipped
