@@ -49,7 +49,7 @@ static const char help[] =
 	"                    exit 1 when the config is unusable\n"
 	"  drain             run every job that is due now, then exit; put it in cron so\n"
 	"                    retries run even when no new events arrive:\n"
-	"                      */5 * * * * /usr/local/bin/larkhook -c /path/larkhook.conf drain\n"
+	"                      */5 * * * * /usr/local/sbin/larkhook -c /path/larkhook.conf drain\n"
 	"  status            jobs per state, the oldest waiting job's age, and every\n"
 	"                    failed job; exit 1 when something is in failed/\n"
 	"  retry ID|all      queue failed jobs again (ID: an event id as status shows\n"
