@@ -39,7 +39,7 @@ deps:
 	@sh tests/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNITS)
+	@$(MAKE) --no-print-directory all larkhook-static $(UNITS)
 	@sh tests/run.sh
 
 # One executable with no shared-library needs, for shared hosting: the same

@@ -65,16 +65,41 @@ log_escape(char *out, size_t outsz, const char *in, size_t n, size_t cap)
 	return o;
 }
 
+/* "YYYY-MM-DDTHH:MM:SSZ" for t, computed here: glibc's gmtime_r and
+ * strftime load the time zone (/etc/localtime) on first use, a file a
+ * chroot lacks and a UTC stamp never needs. The date comes from the day
+ * count by whole 400-year eras of the Gregorian calendar, March-based
+ * years putting the leap day last. */
+static int
+utc_stamp(char *out, size_t n, time_t t)
+{
+	long long days = (long long)t / 86400, secs = (long long)t % 86400, era, doe, yoe, doy, mp;
+	long long y, m, d;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	days += 719468;
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	return snprintf(out, n, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", y, m, d, secs / 3600,
+			secs / 60 % 60, secs % 60);
+}
+
 static void
 emit(const char *text)
 {
 	char line[6272];
-	time_t now = time(NULL);
-	struct tm tm;
 	size_t n;
 
-	gmtime_r(&now, &tm);
-	n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = (size_t)utc_stamp(line, sizeof line, time(NULL));
 	n += (size_t)snprintf(line + n, sizeof line - n, " larkhook[%ld]: %s", (long)getpid(), text);
 	if (n > sizeof line - 2)
 		n = sizeof line - 2;

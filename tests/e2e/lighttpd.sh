@@ -26,9 +26,30 @@ signed() {
 		-H "X-Lark-Signature: $1")
 }
 
+# hooksite NAME: like lib.sh's site, but the compensation hook records
+# what it was given, in the config's directory (where hooks run); sets S.
+hooksite() {
+	S=$T/$1
+	mkdir -p "$S"
+	{
+		echo "verification_token = $TOKEN"
+		echo "encrypt_key = $KEY"
+		echo "log = $S/larkhook.log"
+		echo "[on compensation.archive.changed_v1]"
+		# shellcheck disable=SC2016 # expanded by the hook's shell
+		printf '%s\n' 'run = printf "%s %s\n" "$LARK_TYPE" "$LARK_ID" >hook.tmp && mv hook.tmp hook.out'
+		echo "[on performance.review_data.changed_v2]"
+		echo "run = true"
+		echo "each = items"
+	} >"$S/larkhook.conf"
+	chmod 600 "$S/larkhook.conf"
+	chown -R "$OWNER" "$S"
+}
+COMPID=$(vector comp plaintext | jq -r .header.event_id)
+
 # serve MODE: start lighttpd with lighttpd/larkhook-MODE.conf; sets PORT, S.
 serve() {
-	S=$(site "$1")
+	hooksite "$1"
 	lighttpd_start "$1" "$1" "$S"
 }
 
@@ -48,6 +69,12 @@ suite() {
 	check "$m: signed compensation event answers 200 success" \
 		'200 {"msg":"success"}' "${r%% *} $(cat "$T/$m.comp")"
 	one_job "$m: one compensation job queued" "$sp"
+	if wait_for 15 test -s "$S/hook.out"; then
+		check "$m: its hook ran with LARK_TYPE and LARK_ID" \
+			"compensation.archive.changed_v1 $COMPID" "$(cat "$S/hook.out")"
+	else
+		fail "$m: its hook ran with LARK_TYPE and LARK_ID" "no $S/hook.out after 15 s"
+	fi
 
 	r=$(post "$m" comp2 "$url" "${HDR[@]}" --data-binary @"$T/comp.body")
 	check "$m: the same event again answers 200 and queues no second job" \
