@@ -55,6 +55,10 @@ FUZZ_TIME ?= 60
 fuzz:
 	@FUZZ_TIME=$(FUZZ_TIME) sh tools/fuzz.sh
 
+# Speed side by side with floors and the Node SDK (SPEC section 9); not a test.
+bench: all
+	@sh tools/bench.sh
+
 # The whole suite rebuilt with ASan and UBSan, then the CGI cases under valgrind.
 check: deps
 	@sh tools/check.sh
@@ -85,7 +89,7 @@ clean:
 	rm -f larkhook larkhook-static src/*.o $(UNITS)
 	rm -rf build fuzz/bin
 
-.PHONY: all deps test clean demo static fuzz check install uninstall
+.PHONY: all deps test clean demo static fuzz check bench install uninstall
 
 demo:
 	@bash tools/demo.sh
