@@ -8,7 +8,20 @@ VERSION = 0.1.0
 
 PKGS = fcgi libcjson libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcrypto is linked in statically by default (Debian's libssl-dev ships
+# libcrypto.a): as a CGI, every request is a new process, and the dynamic
+# loader's symbol binding of libcrypto.so alone costs 20 times what the
+# request does. CRYPTO_LINK=shared links it dynamically instead, e.g. for a
+# distribution package that wants security updates of libssl3 to reach
+# larkhook without a rebuild.
+CRYPTO_LINK ?= static
+ifeq ($(CRYPTO_LINK),static)
+CRYPTO_LIBS := -Wl,-Bstatic $(shell pkg-config --libs libcrypto 2>/dev/null) -Wl,-Bdynamic \
+	$(filter-out -lcrypto,$(shell pkg-config --libs --static libcrypto 2>/dev/null))
+else
+CRYPTO_LIBS := $(shell pkg-config --libs libcrypto 2>/dev/null)
+endif
+PKG_LIBS := $(shell pkg-config --libs fcgi libcjson 2>/dev/null) $(CRYPTO_LIBS)
 
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes

@@ -318,7 +318,6 @@ retry(const char *file, const char *id)
 		struct bytes part = { id, strlen(id) };
 		unsigned char md[32];
 
-		crypto_init();
 		if (crypto_sha256(&part, 1, md)) {
 			cfg_free(&c);
 			return 1;
@@ -519,7 +518,6 @@ forge(const char *file, const char *url, const char *event)
 
 	if (load(file, &c, 0))
 		return 1;
-	crypto_init();
 	if (!(json = slurp(event, &len))) {
 		fprintf(stderr, "larkhook: cannot read %s: %s\n", event, strerror(errno));
 		goto out;

@@ -10,9 +10,6 @@ struct bytes {
 	size_t n;
 };
 
-/* Once at start-up: initialise libcrypto without reading openssl.cnf. */
-void crypto_init(void);
-
 /* SHA-256 of the concatenation of n parts into out. 0 on success. */
 int crypto_sha256(const struct bytes *parts, int n, unsigned char out[32]);
 

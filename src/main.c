@@ -191,7 +191,6 @@ serve(int fastcgi, const char *file)
 	int loaded;
 
 	umask(077);
-	crypto_init();
 	loaded = cfg_load(file, &cfg, err, sizeof err) == 0;
 	if (!loaded) {
 		log_msg("%s", err);

@@ -146,7 +146,6 @@ main(void)
 	char hex[65], *plain = NULL;
 	size_t rawn = 0, n = 0;
 
-	crypto_init();
 	sha_hex(t_str(vec, "encrypt_key"), hex);
 	CHECK(strcmp(hex, t_str(vec, "encrypt_key_sha256_hex")) == 0, "AES key is SHA-256 of the Encrypt Key");
 	key_of(t_str(vec, "encrypt_key"), key);

@@ -250,7 +250,6 @@ main(void)
 	cJSON *vec = t_vectors();
 	char text[512];
 
-	crypto_init();
 	ts = t_str(vec, "timestamp");
 	nonce = t_str(vec, "nonce");
 	snprintf(text, sizeof text, "verification_token = %s\nencrypt_key = %s\n",

@@ -46,7 +46,6 @@ main(void)
 	char *text;
 	int dup;
 
-	crypto_init();
 	text = spool_format(&r, &len);
 	CHECK(text && len == strlen(text) && strncmp(text, SPOOL_MAGIC "\n", strlen(SPOOL_MAGIC) + 1) == 0,
 	      "record starts with its magic line");
