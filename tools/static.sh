@@ -89,10 +89,11 @@ $CC $CFLAGS -w -c -o "$CJ/cJSON.o" "$CJ/cJSON.c"
 
 # libfcgi and libcrypto from their .a; libcrypto wants -ldl and -pthread
 # (in libc since glibc 2.34; the flags stay harmless). glibc warns that a
-# static program calling dlopen, getaddrinfo, gethostbyname or getpwuid
-# still needs its shared libraries at run time for them. The first three
-# come from library code larkhook never reaches (OpenSSL's DSO loader and
-# BIO_lookup, libfcgi's host:port listener); getpwuid is larkhook's own
+# static program calling gethostbyname or getpwuid still needs its shared
+# libraries at run time for them. The first comes from library code
+# larkhook never reaches (libfcgi's host:port listener; larkhook takes
+# only OpenSSL's primitives, so its DSO loader and name lookup are not
+# linked in at all); getpwuid is larkhook's own
 # lookup of HOME for hooks, which simply finds nothing where the passwd
 # database cannot be loaded (an empty chroot), and hooks then get no HOME.
 # shellcheck disable=SC2086
