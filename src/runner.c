@@ -42,15 +42,20 @@ struct runner {
 	int n;
 };
 
+/* The spool is made only when the lock's directory is missing: every
+ * request that stores an event comes here. */
 static int
 open_lock(const struct config *c)
 {
 	char path[PATH_MAX];
+	int fd;
 
-	if (spool_prepare(c->spool) ||
-	    snprintf(path, sizeof path, "%s/runner.lock", c->spool) >= (int)sizeof path)
+	if (snprintf(path, sizeof path, "%s/runner.lock", c->spool) >= (int)sizeof path)
 		return -1;
-	return open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == ENOENT && spool_prepare(c->spool) == 0)
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	return fd;
 }
 
 /* Settle a job after a run (or a failure to start one): done/, back to
@@ -295,8 +300,13 @@ run(const struct config *c, int lock, struct runner_totals *t)
 	struct runner *r = calloc(1, sizeof *r);
 	struct job j;
 
-	if (!r)
+	/* the lock may have outlived a part of the spool someone removed */
+	if (!r || spool_prepare(c->spool)) {
+		free(r);
+		log_msg("runner: cannot create the spool directories under %s: %s", c->spool,
+		        strerror(errno));
 		return;
+	}
 	r->c = c;
 	r->home = hook_home();
 	r->totals = t;

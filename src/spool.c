@@ -103,12 +103,18 @@ write_tmp(const char *tmp, const char *buf, size_t n)
 	if (fd < 0)
 		return -1;
 	if (io_write_all(fd, buf, n) || fsync(fd)) {
+		int e = errno;
+
 		close(fd);
 		unlink(tmp);
+		errno = e;
 		return -1;
 	}
 	if (close(fd)) {
+		int e = errno;
+
 		unlink(tmp);
+		errno = e;
 		return -1;
 	}
 	return 0;
@@ -300,36 +306,37 @@ claim(const char *spool, struct names *nm)
 	return -1;
 }
 
-enum status
-spool_store(const char *spool, const struct spool_record *r, int *duplicate,
-            const char **reason)
+/* One attempt at spool_store. On ST_UNAVAILABLE errno is that of the step
+ * that failed. */
+static enum status
+store(const char *spool, const struct spool_record *r, int *duplicate, const char **reason)
 {
 	struct names nm;
 	size_t len = 0;
 	char *buf = NULL;
-	int made = 0;
+	int made = 0, e;
 
-	*duplicate = 0;
-	*reason = "spool: cannot create the spool directories";
-	if (spool_prepare(spool))
-		return ST_UNAVAILABLE;
 	*reason = "spool: out of memory";
-	if (make_names(spool, r->id, &nm) || !(buf = spool_format(r, &len)))
-		return ST_UNAVAILABLE;
-	*reason = "spool: cannot write the record";
-	if (write_tmp(nm.tmp, buf, len)) {
+	if (make_names(spool, r->id, &nm) || !(buf = spool_format(r, &len))) {
 		free(buf);
+		errno = ENOMEM;
 		return ST_UNAVAILABLE;
 	}
+	*reason = "spool: cannot write the record";
+	e = write_tmp(nm.tmp, buf, len) ? errno : 0;
 	free(buf);
+	if (e) {
+		errno = e;
+		return ST_UNAVAILABLE;
+	}
 
 	/* the claim: link() fails with EEXIST for an id already accepted */
 	if (claim(spool, &nm) != 0) {
-		int e = errno;
-
+		e = errno;
 		unlink(nm.tmp);
 		if (e != EEXIST) {
 			*reason = "spool: cannot claim the event id in seen/";
+			errno = e;
 			return ST_UNAVAILABLE;
 		}
 		*duplicate = 1;
@@ -347,8 +354,30 @@ spool_store(const char *spool, const struct spool_record *r, int *duplicate,
 	*reason = r->jobs ? "event stored" : "event stored, no job (each path empty or missing)";
 	return ST_OK;
 fail:
+	e = errno;
 	rollback(&nm, made);
+	errno = e;
 	return ST_UNAVAILABLE;
+}
+
+/* The spool's directories are made when a step finds one missing (the
+ * first event, or after someone removed part of the spool), not before
+ * every event: that was eight mkdir calls per request, the largest single
+ * cost of a FastCGI intake. */
+enum status
+spool_store(const char *spool, const struct spool_record *r, int *duplicate,
+            const char **reason)
+{
+	enum status st;
+
+	*duplicate = 0;
+	st = store(spool, r, duplicate, reason);
+	if (st != ST_UNAVAILABLE || errno != ENOENT)
+		return st;
+	*reason = "spool: cannot create the spool directories";
+	if (spool_prepare(spool))
+		return ST_UNAVAILABLE;
+	return store(spool, r, duplicate, reason);
 }
 
 int

@@ -91,6 +91,24 @@ inject "link into seen/ fails (EDQUOT)" link EDQUOT 1
 inject "link into new/ fails (ENOSPC)" link ENOSPC 2
 inject "creating the temp file fails (ENOSPC)" openat ENOSPC "$(nth openat 'larkhook-spool/tmp/')"
 
+# --- a part of the spool removed while larkhook serves: the spool is not
+# re-made before every event, so the step that finds a directory missing
+# makes them again and the event is stored all the same -------------------------
+for d in tmp seen new; do
+	S=$(fresh_site "gone-$d")
+	rm -rf "$S/larkhook-spool/$d"
+	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
+	check "$d/ removed: the next event is stored" "200 2 1" \
+		"$(status) $(queued "$S/larkhook-spool") $(find "$S/larkhook-spool/seen" -name "$CH" | wc -l)"
+	check "$d/ removed: made again, 0700" 700 "$(stat -c %a "$S/larkhook-spool/$d" 2>&1)"
+done
+S=$(site gone-all)
+cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
+rm -rf "$S/larkhook-spool"
+cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
+check "the whole spool removed: the same event is stored again, as new" "200 1" \
+	"$(status) $(queued "$S/larkhook-spool")"
+
 # --- kill -9 at each step of intake: no 200 was sent, so Feishu redelivers;
 # the redelivery must end with the event queued exactly once ---------------------------
 # crash NAME SYSCALL WHEN LEFT: SIGKILL on entering the WHEN-th call of
