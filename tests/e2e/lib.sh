@@ -68,6 +68,26 @@ site() {
 	echo "$d"
 }
 
+# hooksite NAME: like site, but the compensation hook records the
+# LARK_TYPE and LARK_ID it was given in hook.out, in the config's directory
+# (where hooks run); sets S.
+hooksite() {
+	S=$T/$1
+	mkdir -p "$S"
+	{
+		echo "verification_token = $TOKEN"
+		echo "encrypt_key = $KEY"
+		echo "log = $S/larkhook.log"
+		echo "[on compensation.archive.changed_v1]"
+		# shellcheck disable=SC2016 # expanded by the hook's shell
+		printf '%s\n' 'run = printf "%s %s\n" "$LARK_TYPE" "$LARK_ID" >hook.tmp && mv hook.tmp hook.out'
+		echo "[on performance.review_data.changed_v2]"
+		echo "run = true"
+		echo "each = items"
+	} >"$S/larkhook.conf"
+	chmod 600 "$S/larkhook.conf"
+	chown -R "$OWNER" "$S"
+}
 # vector NAME FIELD: a field of a vector of the shared vectors file.
 vector() { jq -j --arg n "$1" --arg f "$2" '.vectors[] | select(.name == $n) | .[$f]' "$VEC"; }
 

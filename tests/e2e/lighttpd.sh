@@ -26,25 +26,6 @@ signed() {
 		-H "X-Lark-Signature: $1")
 }
 
-# hooksite NAME: like lib.sh's site, but the compensation hook records
-# what it was given, in the config's directory (where hooks run); sets S.
-hooksite() {
-	S=$T/$1
-	mkdir -p "$S"
-	{
-		echo "verification_token = $TOKEN"
-		echo "encrypt_key = $KEY"
-		echo "log = $S/larkhook.log"
-		echo "[on compensation.archive.changed_v1]"
-		# shellcheck disable=SC2016 # expanded by the hook's shell
-		printf '%s\n' 'run = printf "%s %s\n" "$LARK_TYPE" "$LARK_ID" >hook.tmp && mv hook.tmp hook.out'
-		echo "[on performance.review_data.changed_v2]"
-		echo "run = true"
-		echo "each = items"
-	} >"$S/larkhook.conf"
-	chmod 600 "$S/larkhook.conf"
-	chown -R "$OWNER" "$S"
-}
 COMPID=$(vector comp plaintext | jq -r .header.event_id)
 
 # serve MODE: start lighttpd with lighttpd/larkhook-MODE.conf; sets PORT, S.

@@ -22,23 +22,6 @@ head -c 1100000 /dev/zero | tr '\0' 'x' >"$T/big.body"
 # spawn-fcgi switches to www-data only when it starts as root
 if [ "$(id -u)" -eq 0 ]; then SPAWNAS=(-u www-data -M 0660); else SPAWNAS=(-M 0600); fi
 
-# hooksite NAME: a site whose compensation hook records what it was given
-# (in the config's directory, where hooks run); sets S.
-hooksite() {
-	S=$T/$1
-	mkdir -p "$S"
-	{
-		echo "verification_token = $TOKEN"
-		echo "encrypt_key = $KEY"
-		echo "log = $S/larkhook.log"
-		echo "[on compensation.archive.changed_v1]"
-		# shellcheck disable=SC2016 # expanded by the hook's shell
-		printf '%s\n' 'run = printf "%s %s\n" "$LARK_TYPE" "$LARK_ID" >hook.tmp && mv hook.tmp hook.out'
-	} >"$S/larkhook.conf"
-	chmod 600 "$S/larkhook.conf"
-	chown -R "$OWNER" "$S"
-}
-
 # backend NAME SOCKET COMMAND...: start a FastCGI program under spawn-fcgi
 # on SOCKET, in the foreground of a background job (its PID joins PIDS),
 # with an environment of PATH only, as a service would have; wait for the
