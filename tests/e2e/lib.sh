@@ -68,26 +68,43 @@ site() {
 	echo "$d"
 }
 
-# hooksite NAME: like site, but the compensation hook records the
-# LARK_TYPE and LARK_ID it was given in hook.out, in the config's directory
-# (where hooks run); sets S.
-hooksite() {
-	S=$T/$1
-	mkdir -p "$S"
+# hooked DIR: DIR holds a config (0600) whose compensation hook appends
+# the LARK_TYPE and LARK_ID it was given to DIR/hook.ran (hooks run in the
+# config's directory), one line per run.
+hooked() {
+	local d=$1
+	mkdir -p "$d"
 	{
 		echo "verification_token = $TOKEN"
 		echo "encrypt_key = $KEY"
-		echo "log = $S/larkhook.log"
+		echo "log = $d/larkhook.log"
 		echo "[on compensation.archive.changed_v1]"
 		# shellcheck disable=SC2016 # expanded by the hook's shell
-		printf '%s\n' 'run = printf "%s %s\n" "$LARK_TYPE" "$LARK_ID" >hook.tmp && mv hook.tmp hook.out'
+		echo 'run = echo "$LARK_TYPE $LARK_ID" >>hook.ran'
 		echo "[on performance.review_data.changed_v2]"
 		echo "run = true"
 		echo "each = items"
-	} >"$S/larkhook.conf"
-	chmod 600 "$S/larkhook.conf"
-	chown -R "$OWNER" "$S"
+	} >"$d/larkhook.conf"
+	chmod 600 "$d/larkhook.conf"
+	chown -R "$OWNER" "$d"
 }
+# hooksite NAME: hooked in $T/NAME; sets S.
+hooksite() {
+	S=$T/$1
+	hooked "$S"
+}
+# hook_ran NAME DIR: the hook of a hooked DIR ran, once, for the vectors'
+# compensation event.
+hook_ran() {
+	local want
+	want="compensation.archive.changed_v1 $(vector comp plaintext | jq -r .header.event_id)"
+	if wait_for 20 test -s "$2/hook.ran"; then
+		check "$1" "$want" "$(cat "$2/hook.ran")"
+	else
+		fail "$1" "no $2/hook.ran after 20 s"
+	fi
+}
+
 # vector NAME FIELD: a field of a vector of the shared vectors file.
 vector() { jq -j --arg n "$1" --arg f "$2" '.vectors[] | select(.name == $n) | .[$f]' "$VEC"; }
 

@@ -16,7 +16,6 @@ done
 vector challenge raw_body >"$T/challenge.body"
 vector comp raw_body >"$T/comp.body"
 SIG=$(vector comp x_lark_signature)
-COMPID=$(vector comp plaintext | jq -r .header.event_id)
 head -c 1100000 /dev/zero | tr '\0' 'x' >"$T/big.body"
 
 # spawn-fcgi switches to www-data only when it starts as root
@@ -103,12 +102,7 @@ suite() {
 		-H "X-Lark-Request-Nonce: $NONCE" -H "X-Lark-Signature: $SIG" --data-binary @"$T/comp.body")
 	check "$m: signed compensation event answers 200 success" \
 		'200 {"msg":"success"}' "${r%% *} $(cat "$T/$m.comp")"
-	if wait_for 15 test -s "$S/hook.out"; then
-		check "$m: its hook ran with LARK_TYPE and LARK_ID" \
-			"compensation.archive.changed_v1 $COMPID" "$(cat "$S/hook.out")"
-	else
-		fail "$m: its hook ran with LARK_TYPE and LARK_ID" "no $S/hook.out after 15 s"
-	fi
+	hook_ran "$m: its hook ran with LARK_TYPE and LARK_ID" "$S"
 
 	r=$(post "$m.big" "$url" --data-binary @"$T/big.body")
 	check "$m: a body over client_max_body_size gets 413 from nginx" 413 "${r%% *}"
