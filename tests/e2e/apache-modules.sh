@@ -14,7 +14,6 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-MODS=/usr/lib/apache2/modules
 for need in apache2 spawn-fcgi; do
 	command -v "$need" >/dev/null || { fail "$need is installed" "run: make deps"; exit 1; }
 done
@@ -54,74 +53,6 @@ template() {
 	done
 }
 
-# up_or_gone PID PORT: something answers HTTP on PORT, or PID has exited.
-up_or_gone() {
-	curl -s -m 1 -o /dev/null "http://127.0.0.1:$2/" || ! kill -0 "$1" 2>/dev/null
-}
-
-# ap_start NAME MODULES EXTRA: start apache2 (mpm_event, authz_core, mime,
-# alias, plus the space-separated MODULES) on 127.0.0.1 with the lines of
-# file EXTRA appended; its files in RUN=$T/NAME-run (made before, owned by
-# the server's user). Sets PORT. A port taken between free_port and the
-# bind (other suites run at the same time) is retried with another.
-ap_start() {
-	local name=$1 mods=$2 extra=$3 m pid
-	for _ in 1 2 3; do
-		PORT=$(free_port)
-		{
-			echo "ServerRoot \"$RUN\""
-			echo "DefaultRuntimeDir \"$RUN\""
-			echo "PidFile \"$RUN/httpd.pid\""
-			echo "Mutex file:$RUN default"
-			echo "Listen 127.0.0.1:$PORT"
-			echo "ServerName 127.0.0.1"
-			echo "ErrorLog \"$RUN/error.log\""
-			for m in mpm_event authz_core mime alias $mods; do
-				echo "LoadModule ${m}_module $MODS/mod_$m.so"
-			done
-			echo "TypesConfig /etc/mime.types"
-			case " $mods " in *" cgid "*) echo "ScriptSock \"$RUN/cgid.sock\"" ;; esac
-			case " $mods " in *" fcgid "*)
-				# mod_fcgid says at info level when it starts a responder
-				echo "LogLevel warn fcgid:info"
-				echo "FcgidIPCDir \"$RUN/fcgid\""
-				echo "FcgidProcessTableFile \"$RUN/fcgid-shm\""
-				;;
-			esac
-			if [ "$(id -u)" -eq 0 ]; then
-				echo "User www-data"
-				echo "Group www-data"
-			fi
-			echo "<Directory />"
-			echo "	Require all denied"
-			echo "</Directory>"
-			cat "$extra"
-		} >"$RUN/httpd.conf"
-		config_ok "$name: apache2" "$RUN" apache2 -t -f "$RUN/httpd.conf" || return 1
-		rm -f "$RUN/error.log"
-		apache2 -f "$RUN/httpd.conf" -DFOREGROUND </dev/null >"$RUN/stdout.log" 2>&1 &
-		pid=$!
-		PIDS+=("$pid")
-		wait_for 10 up_or_gone "$pid" "$PORT"
-		if kill -0 "$pid" 2>/dev/null; then
-			curl -s -m 1 -o /dev/null "http://127.0.0.1:$PORT/" && return 0
-			break
-		fi
-		# gone: reap it, so cleanup never signals a reused PID
-		wait "$pid"
-		unset 'PIDS[-1]'
-		grep -q AH00072 "$RUN/stdout.log" "$RUN/error.log" 2>/dev/null || break
-	done
-	fail "$name: apache2 starts" "$(cat "$RUN/stdout.log" "$RUN/error.log" 2>/dev/null)"
-	return 1
-}
-
-# newrun NAME: a fresh RUN directory the server's user owns.
-newrun() {
-	RUN=$T/$1-run
-	mkdir -p "$RUN/fcgid"
-	chown -R "$OWNER" "$RUN"
-}
 
 # exchange NAME URL DIR: the challenge, a signed event whose hook runs
 # once with its type and id, and its redelivery; DIR holds the config.
@@ -164,7 +95,7 @@ if template fcgid "$ROOT/apache/larkhook-fcgid.conf" "$RUN/larkhook.conf" \
 		echo "</Directory>"
 		echo "Include \"$RUN/larkhook.conf\""
 	} >"$RUN/extra.conf"
-	if ap_start fcgid fcgid "$RUN/extra.conf"; then
+	if apache_run fcgid fcgid "$RUN/extra.conf"; then
 		URL=http://127.0.0.1:$PORT/larkhook
 		exchange fcgid "$URL" "$S"
 		started fcgid "$BIN"
@@ -203,7 +134,7 @@ if template proxy "$ROOT/apache/larkhook-proxy-fcgi.conf" "$RUN/larkhook.conf" \
 			echo "</Directory>"
 			echo "Include \"$RUN/larkhook.conf\""
 		} >"$RUN/extra.conf"
-		if ap_start proxy "proxy proxy_fcgi" "$RUN/extra.conf"; then
+		if apache_run proxy "proxy proxy_fcgi" "$RUN/extra.conf"; then
 			URL=http://127.0.0.1:$PORT/larkhook
 			exchange proxy "$URL" "$S"
 			r=$(post proxy.over "$URL" --data-binary @"$T/over.body")
@@ -255,7 +186,7 @@ htaccess() {
 		echo "	AllowOverride AuthConfig FileInfo"
 		echo "</Directory>"
 	} >"$RUN/extra.conf"
-	ap_start "$m" "$mods" "$RUN/extra.conf" || return
+	apache_run "$m" "$mods" "$RUN/extra.conf" || return
 	url=http://127.0.0.1:$PORT/larkhook
 	exchange "$m" "$url/larkhook.cgi" "$d"
 

@@ -7,7 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v apache2 >/dev/null || { fail "apache2 is installed" "run: make deps"; exit 1; }
-MODS=/usr/lib/apache2/modules
 
 vector challenge raw_body >"$T/challenge.body"
 vector comp raw_body >"$T/comp.body"

@@ -233,17 +233,86 @@ lighttpd_start() {
 	SERVER=${PIDS[-1]}
 }
 
-# apache_start NAME SITE: start apache2 (mpm_event, mod_cgid) on 127.0.0.1
-# with the shipped apache/larkhook-cgi.conf, templated only for paths,
-# serving SITE's config; its files in $T/NAME-run. Sets PORT, RUN and
-# SERVER (apache's parent); says FAIL and returns 1 when it cannot start.
+# Where Debian keeps apache2's modules.
+MODS=/usr/lib/apache2/modules
+
+# newrun NAME: a fresh RUN directory the server's user owns.
+newrun() {
+	RUN=$T/$1-run
+	mkdir -p "$RUN/fcgid"
+	chown -R "$OWNER" "$RUN"
+}
+
+# up_or_gone PID PORT: something answers HTTP on PORT, or PID has exited.
+up_or_gone() {
+	curl -s -m 1 -o /dev/null "http://127.0.0.1:$2/" || ! kill -0 "$1" 2>/dev/null
+}
+
+# apache_run NAME MODULES EXTRA: start apache2 (mpm_event, authz_core, mime,
+# alias, plus the space-separated MODULES) on 127.0.0.1 with the lines of
+# file EXTRA appended; its files in RUN=$T/NAME-run (made before, owned by
+# the server's user). Sets PORT. A port taken between free_port and the
+# bind (other suites run at the same time) is retried with another.
+apache_run() {
+	local name=$1 mods=$2 extra=$3 m pid
+	for _ in 1 2 3; do
+		PORT=$(free_port)
+		{
+			echo "ServerRoot \"$RUN\""
+			echo "DefaultRuntimeDir \"$RUN\""
+			echo "PidFile \"$RUN/httpd.pid\""
+			echo "Mutex file:$RUN default"
+			echo "Listen 127.0.0.1:$PORT"
+			echo "ServerName 127.0.0.1"
+			echo "ErrorLog \"$RUN/error.log\""
+			for m in mpm_event authz_core mime alias $mods; do
+				echo "LoadModule ${m}_module $MODS/mod_$m.so"
+			done
+			echo "TypesConfig /etc/mime.types"
+			case " $mods " in *" cgid "*) echo "ScriptSock \"$RUN/cgid.sock\"" ;; esac
+			case " $mods " in *" fcgid "*)
+				# mod_fcgid says at info level when it starts a responder
+				echo "LogLevel warn fcgid:info"
+				echo "FcgidIPCDir \"$RUN/fcgid\""
+				echo "FcgidProcessTableFile \"$RUN/fcgid-shm\""
+				;;
+			esac
+			if [ "$(id -u)" -eq 0 ]; then
+				echo "User www-data"
+				echo "Group www-data"
+			fi
+			echo "<Directory />"
+			echo "	Require all denied"
+			echo "</Directory>"
+			cat "$extra"
+		} >"$RUN/httpd.conf"
+		config_ok "$name: apache2" "$RUN" apache2 -t -f "$RUN/httpd.conf" || return 1
+		rm -f "$RUN/error.log"
+		apache2 -f "$RUN/httpd.conf" -DFOREGROUND </dev/null >"$RUN/stdout.log" 2>&1 &
+		pid=$!
+		PIDS+=("$pid")
+		wait_for 10 up_or_gone "$pid" "$PORT"
+		if kill -0 "$pid" 2>/dev/null; then
+			curl -s -m 1 -o /dev/null "http://127.0.0.1:$PORT/" && return 0
+			break
+		fi
+		# gone: reap it, so cleanup never signals a reused PID
+		wait "$pid"
+		unset 'PIDS[-1]'
+		grep -q AH00072 "$RUN/stdout.log" "$RUN/error.log" 2>/dev/null || break
+	done
+	fail "$name: apache2 starts" "$(cat "$RUN/stdout.log" "$RUN/error.log" 2>/dev/null)"
+	return 1
+}
+
+# apache_start NAME SITE: start apache2 with mod_cgid on 127.0.0.1 through
+# the shipped apache/larkhook-cgi.conf, templated only for paths, serving
+# SITE's config; its files in $T/NAME-run. Sets PORT, RUN and SERVER
+# (apache's parent); says FAIL and returns 1 when it cannot start.
 apache_start() {
-	local name=$1 S=$2 snippet MODS=/usr/lib/apache2/modules
-	RUN=$T/$name-run
-	PORT=$(free_port)
-	mkdir -p "$T/$name-www" "$RUN"
-	# the cgid daemon creates its socket after dropping to www-data
-	chown "$OWNER" "$RUN"
+	local name=$1 S=$2 snippet
+	newrun "$name"
+	mkdir -p "$T/$name-www"
 	snippet=$RUN/larkhook-cgi.conf
 	sed -e "s|/usr/local/sbin/larkhook|$BIN|g" \
 		-e "s|/etc/larkhook\.conf|$S/larkhook.conf|g" \
@@ -255,36 +324,13 @@ apache_start() {
 		return 1
 	fi
 	{
-		echo "ServerRoot \"$RUN\""
-		echo "DefaultRuntimeDir \"$RUN\""
-		echo "PidFile \"$RUN/httpd.pid\""
-		echo "Mutex file:$RUN default"
-		echo "Listen 127.0.0.1:$PORT"
-		echo "ServerName 127.0.0.1"
-		echo "ErrorLog \"$RUN/error.log\""
-		echo "LoadModule mpm_event_module $MODS/mod_mpm_event.so"
-		echo "LoadModule authz_core_module $MODS/mod_authz_core.so"
-		echo "LoadModule mime_module $MODS/mod_mime.so"
-		echo "LoadModule alias_module $MODS/mod_alias.so"
-		echo "LoadModule env_module $MODS/mod_env.so"
-		echo "LoadModule cgid_module $MODS/mod_cgid.so"
-		echo "TypesConfig /etc/mime.types"
-		echo "ScriptSock \"$RUN/cgid.sock\""
-		if [ "$(id -u)" -eq 0 ]; then
-			echo "User www-data"
-			echo "Group www-data"
-		fi
 		echo "DocumentRoot \"$T/$name-www\""
-		echo "<Directory />"
-		echo "	Require all denied"
-		echo "</Directory>"
 		echo "<Directory \"$T/$name-www\">"
 		echo "	Require all granted"
 		echo "</Directory>"
 		echo "Include \"$snippet\""
-	} >"$RUN/httpd.conf"
-	config_ok "$name: apache2" "$RUN" apache2 -t -f "$RUN/httpd.conf" || return 1
-	launch "$name: apache2" "$RUN" "$PORT" apache2 -f "$RUN/httpd.conf" -DFOREGROUND || return 1
+	} >"$RUN/extra.conf"
+	apache_run "$name" "env cgid" "$RUN/extra.conf" || return 1
 	# shellcheck disable=SC2034 # for the suites that source this
 	SERVER=${PIDS[-1]}
 }

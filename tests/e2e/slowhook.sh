@@ -11,7 +11,6 @@
 for c in lighttpd apache2; do
 	command -v "$c" >/dev/null || { fail "$c is installed" "run: make deps"; exit 1; }
 done
-MODS=/usr/lib/apache2/modules
 SLEEP=4	# the hook's sleep, seconds
 
 vector comp raw_body >"$T/comp.body"
