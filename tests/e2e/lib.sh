@@ -47,46 +47,38 @@ else
 	OWNER=$(id -un)
 fi
 
+# siteconf DIR RUN [extra config lines...]: DIR holds a config (0600, the
+# server's user's) with the vectors' secrets, whose compensation hook is
+# the command RUN.
+siteconf() {
+	local d=$1 run=$2 l; shift 2
+	mkdir -p "$d"
+	{
+		echo "verification_token = $TOKEN"
+		echo "encrypt_key = $KEY"
+		echo "log = $d/larkhook.log"
+		for l in "$@"; do echo "$l"; done
+		echo "[on compensation.archive.changed_v1]"
+		echo "run = $run"
+		echo "[on performance.review_data.changed_v2]"
+		echo "run = true"
+		echo "each = items"
+	} >"$d/larkhook.conf"
+	chmod 600 "$d/larkhook.conf"
+	chown -R "$OWNER" "$d"
+}
 # A fresh site directory holding a config; prints its path.
 # site NAME [extra config lines...]
 site() {
-	local d=$T/$1; shift
-	mkdir -p "$d"
-	{
-		echo "verification_token = $TOKEN"
-		echo "encrypt_key = $KEY"
-		echo "log = $d/larkhook.log"
-		local l; for l in "$@"; do echo "$l"; done
-		echo "[on compensation.archive.changed_v1]"
-		echo "run = true"
-		echo "[on performance.review_data.changed_v2]"
-		echo "run = true"
-		echo "each = items"
-	} >"$d/larkhook.conf"
-	chmod 600 "$d/larkhook.conf"
-	chown -R "$OWNER" "$d"
-	echo "$d"
+	siteconf "$T/$1" true "${@:2}"
+	echo "$T/$1"
 }
-
-# hooked DIR: DIR holds a config (0600) whose compensation hook appends
-# the LARK_TYPE and LARK_ID it was given to DIR/hook.ran (hooks run in the
+# hooked DIR: DIR holds a config whose compensation hook appends the
+# LARK_TYPE and LARK_ID it was given to DIR/hook.ran (hooks run in the
 # config's directory), one line per run.
 hooked() {
-	local d=$1
-	mkdir -p "$d"
-	{
-		echo "verification_token = $TOKEN"
-		echo "encrypt_key = $KEY"
-		echo "log = $d/larkhook.log"
-		echo "[on compensation.archive.changed_v1]"
-		# shellcheck disable=SC2016 # expanded by the hook's shell
-		echo 'run = echo "$LARK_TYPE $LARK_ID" >>hook.ran'
-		echo "[on performance.review_data.changed_v2]"
-		echo "run = true"
-		echo "each = items"
-	} >"$d/larkhook.conf"
-	chmod 600 "$d/larkhook.conf"
-	chown -R "$OWNER" "$d"
+	# shellcheck disable=SC2016 # expanded by the hook's shell
+	siteconf "$1" 'echo "$LARK_TYPE $LARK_ID" >>hook.ran'
 }
 # hooksite NAME: hooked in $T/NAME; sets S.
 hooksite() {
