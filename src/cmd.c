@@ -336,7 +336,7 @@ retry(const char *file, const char *id)
 	printf("%d job(s) queued again\n", r.n);
 	if (geteuid() != 0 || c.allow_root) {
 		log_open(c.log);
-		runner_kick(&c);
+		runner_kick(&c, NULL);
 		printf("a runner was started for them (or one already runs)\n");
 	} else
 		printf("run `larkhook drain` as the web server's user to run them now\n");

@@ -48,20 +48,24 @@ crypto_hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/* Each base64 digit's value plus one; 0 for every other byte. */
+static const unsigned char b64[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7,
+	['H'] = 8, ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14,
+	['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21,
+	['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28,
+	['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35,
+	['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
+	['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49,
+	['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+	['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63,
+	['/'] = 64,
+};
+
 static int
 b64value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return (int)b64[c] - 1;
 }
 
 int
@@ -70,6 +74,7 @@ crypto_b64decode(const char *in, size_t n, unsigned char **out, size_t *outn)
 	const unsigned char *s = (const unsigned char *)in;
 	unsigned char *buf;
 	size_t pad = 0, o = 0;
+	unsigned long w;
 
 	if (n == 0 || n % 4 != 0)
 		return -1;
@@ -77,27 +82,37 @@ crypto_b64decode(const char *in, size_t n, unsigned char **out, size_t *outn)
 		pad = s[n - 2] == '=' ? 2 : 1;
 	if (!(buf = malloc(n / 4 * 3 + 1)))
 		return -1;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-		int last = i + 4 == n;
+	/* every quad but the last: four digits, no padding */
+	for (size_t i = 0; i + 4 < n; i += 4) {
+		int a = b64value(s[i]), b = b64value(s[i + 1]);
+		int c = b64value(s[i + 2]), d = b64value(s[i + 3]);
 
-		for (int k = 0; k < 4; k++) {
-			int pos_pad = last && k >= 4 - (int)pad;
-			v[k] = pos_pad ? (s[i + k] == '=' ? 0 : -1) : b64value(s[i + k]);
-			if (v[k] < 0)
-				goto bad;
-		}
-		unsigned long w = (unsigned long)v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3];
-		buf[o++] = w >> 16;
-		if (!(last && pad == 2))
-			buf[o++] = w >> 8 & 0xff;
-		else if (w & 0xffff)
-			goto bad;	/* non-canonical: unused bits set */
-		if (!(last && pad >= 1))
-			buf[o++] = w & 0xff;
-		else if (w & 0xff)
+		if ((a | b | c | d) < 0)
 			goto bad;
+		w = (unsigned long)a << 18 | (unsigned long)b << 12 | (unsigned long)c << 6 | (unsigned long)d;
+		buf[o++] = w >> 16;
+		buf[o++] = w >> 8 & 0xff;
+		buf[o++] = w & 0xff;
 	}
+	/* the last: pad '=' stand for zero digits, whose bits must be unused */
+	w = 0;
+	for (int k = 0; k < 4; k++) {
+		unsigned char ch = s[n - 4 + k];
+		int v = k >= 4 - (int)pad ? (ch == '=' ? 0 : -1) : b64value(ch);
+
+		if (v < 0)
+			goto bad;
+		w = w << 6 | (unsigned long)v;
+	}
+	buf[o++] = w >> 16;
+	if (pad == 2 && (w & 0xffff))
+		goto bad;	/* non-canonical: unused bits set */
+	if (pad < 2)
+		buf[o++] = w >> 8 & 0xff;
+	if (pad == 1 && (w & 0xff))
+		goto bad;
+	if (pad == 0)
+		buf[o++] = w & 0xff;
 	*out = buf;
 	*outn = o;
 	return 0;

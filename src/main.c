@@ -53,6 +53,14 @@ find_config(const char *opt, char *buf, size_t n)
 	return SYSCONFDIR "/larkhook.conf";
 }
 
+/* What a serving process keeps from one request to the next. */
+struct server {
+	const struct config *c;		/* NULL when the config was refused */
+	const char *refusal;		/* why every request gets 500, or NULL */
+	struct spool spool;		/* its directories stay open */
+	int runner_lock;		/* see runner_kick */
+};
+
 /* body: the 200 body when it is not {"msg":"success"} (a challenge or a
  * reply hook's answer). */
 static void
@@ -110,8 +118,9 @@ reply(const struct config *c, const struct hook *h, const struct lark_event *ev,
  * the runner, before the answer: a web server may kill the CGI the moment
  * its response is complete. */
 static enum status
-accept_event(const struct config *c, struct lark_event *ev, char **body, const char **reason)
+accept_event(struct server *sv, struct lark_event *ev, char **body, const char **reason)
 {
+	const struct config *c = sv->c;
 	const struct hook *h = cfg_route(c, ev->type);
 	struct spool_record r = {
 		.id = ev->id, .type = ev->type, .schema = ev->schema, .time = ev->time,
@@ -137,16 +146,17 @@ accept_event(const struct config *c, struct lark_event *ev, char **body, const c
 			return ST_BAD_REQUEST;
 		}
 	}
-	st = spool_store(c->spool, &r, &dup, reason);
+	st = spool_store(&sv->spool, &r, &dup, reason);
 	/* a duplicate kicks too: retries that came due wait for a request */
 	if (st == ST_OK)
-		runner_kick(c);
+		runner_kick(c, &sv->runner_lock);
 	return st;
 }
 
 static void
-handle(const struct config *c, const char *refusal, struct transport *t, struct request *rq)
+handle(struct server *sv, struct transport *t, struct request *rq)
 {
+	const struct config *c = sv->c;
 	struct lark_request lr;
 	struct lark_event ev = { 0 };
 	const char *reason = NULL;
@@ -161,16 +171,16 @@ handle(const struct config *c, const char *refusal, struct transport *t, struct 
 	}
 	if (st != ST_OK)
 		goto out;
-	if (refusal) {
+	if (sv->refusal) {
 		st = ST_SERVER_ERROR;
-		reason = refusal;
+		reason = sv->refusal;
 		goto out;
 	}
 	lr = (struct lark_request){ rq->signature, rq->timestamp, rq->nonce, rq->body, rq->body_len };
 	st = lark_decide(c, &lr, time(NULL), &ev);
 	reason = ev.reason;
 	if (st == ST_OK && !ev.challenge)
-		st = accept_event(c, &ev, &body, &reason);
+		st = accept_event(sv, &ev, &body, &reason);
 out:
 	/* log first: lighttpd sends SIGTERM to a CGI once its response is
 	 * complete, so nothing may come after the answer */
@@ -183,23 +193,23 @@ out:
 static int
 serve(int fastcgi, const char *file)
 {
+	struct server sv = { NULL, NULL, SPOOL_INIT(NULL), -1 };
 	struct config cfg;
 	struct transport *t;
 	struct request rq;
-	const char *refusal = NULL;
 	char err[1024];
-	int loaded;
 
 	umask(077);
-	loaded = cfg_load(file, &cfg, err, sizeof err) == 0;
-	if (!loaded) {
+	if (cfg_load(file, &cfg, err, sizeof err) != 0) {
 		log_msg("%s", err);
-		refusal = "larkhook is misconfigured: see the config error above";
+		sv.refusal = "larkhook is misconfigured: see the config error above";
 	} else {
+		sv.c = &cfg;
+		sv.spool.path = cfg.spool;
 		log_open(cfg.log);
 		if (geteuid() == 0 && !cfg.allow_root) {
-			refusal = "refusing to run as root (hooks would run as root); set allow_root = yes to override";
-			log_msg("%s", refusal);
+			sv.refusal = "refusing to run as root (hooks would run as root); set allow_root = yes to override";
+			log_msg("%s", sv.refusal);
 		}
 	}
 	if (!(t = tr_open(fastcgi))) {
@@ -207,11 +217,14 @@ serve(int fastcgi, const char *file)
 		return 1;
 	}
 	while (tr_accept(t, &rq)) {
-		handle(loaded ? &cfg : NULL, refusal, t, &rq);
+		handle(&sv, t, &rq);
 		tr_finish(t, &rq);
 	}
 	tr_close(t);
-	if (loaded)
+	spool_close(&sv.spool);
+	if (sv.runner_lock >= 0)
+		close(sv.runner_lock);
+	if (sv.c)
 		cfg_free(&cfg);
 	return 0;
 }

@@ -355,16 +355,28 @@ detach(int lock)
 }
 
 void
-runner_kick(const struct config *c)
+runner_kick(const struct config *c, int *kept)
 {
 	struct runner_totals t = { 0 };
-	int lock = open_lock(c);
+	int lock;
 	pid_t pid;
 
-	if (lock < 0)
+	if (kept && *kept >= 0) {
+		if (flock(*kept, LOCK_EX | LOCK_NB))
+			return;	/* a runner is alive still */
+		/* free: start one through a fresh open, in case runner.lock
+		 * was removed and made again since this one was opened */
+		close(*kept);
+		*kept = -1;
+	}
+	if ((lock = open_lock(c)) < 0)
 		return;
 	if (flock(lock, LOCK_EX | LOCK_NB)) {
-		close(lock);	/* a runner is alive */
+		/* a runner is alive */
+		if (kept)
+			*kept = lock;
+		else
+			close(lock);
 		return;
 	}
 	/* the lock (one open file description) passes to the runner */

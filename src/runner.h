@@ -12,8 +12,10 @@ struct runner_totals {
 /* Start a runner detached from the caller (double fork, new session,
  * standard streams on /dev/null, no descriptor of the caller's but the
  * log), unless a runner is alive already: that one will see the new job.
- * Returns at once and never fails the caller. */
-void runner_kick(const struct config *c);
+ * Returns at once and never fails the caller. kept, when not NULL, is the
+ * caller's slot (-1 at first) for the lock descriptor that found a runner
+ * alive: a long-lived caller then pays one flock per kick, not an open. */
+void runner_kick(const struct config *c, int *kept);
 
 /* Run every due job in the foreground until none is left, adding to *t.
  * 0 when done; 1 when another runner holds the spool (it runs them); -1

@@ -93,12 +93,50 @@ spool_prepare(const char *spool)
 	return io_fsync_dir(spool);
 }
 
+void
+spool_close(struct spool *sp)
+{
+	int *fds[] = { &sp->tmp, &sp->new, &sp->seen };
+
+	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+/* Open tmp/, new/ and seen/ for the *at() calls of store(). */
+static int
+open_dirs(struct spool *sp)
+{
+	static const char *const names[] = { "tmp", "new", "seen" };
+	int *fds[] = { &sp->tmp, &sp->new, &sp->seen };
+	char path[PATH_MAX];
+	int e;
+
+	spool_close(sp);
+	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
+		if (snprintf(path, sizeof path, "%s/%s", sp->path, names[i]) >= (int)sizeof path) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		if ((*fds[i] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	e = errno;
+	spool_close(sp);
+	errno = e;
+	return -1;
+}
+
 /* Write the record to tmp/ and make it durable. Any error removes it: after
  * a failed fsync the page cache may hold nothing, so it is never retried. */
 static int
-write_tmp(const char *tmp, const char *buf, size_t n)
+write_tmp(int dir, const char *tmp, const char *buf, size_t n)
 {
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
 		return -1;
@@ -106,74 +144,70 @@ write_tmp(const char *tmp, const char *buf, size_t n)
 		int e = errno;
 
 		close(fd);
-		unlink(tmp);
+		unlinkat(dir, tmp, 0);
 		errno = e;
 		return -1;
 	}
 	if (close(fd)) {
 		int e = errno;
 
-		unlink(tmp);
+		unlinkat(dir, tmp, 0);
 		errno = e;
 		return -1;
 	}
 	return 0;
 }
 
+/* Entry names, relative to tmp/, seen/ and new/. */
 struct names {
-	char tmp[PATH_MAX], seen[PATH_MAX], job[PATH_MAX];
-	char new_dir[PATH_MAX], seen_dir[PATH_MAX];
+	char tmp[128], job[128];
 	char hash[65], arrival[32];
 };
 
 static int
-make_names(const char *spool, const char *id, struct names *nm)
+make_names(const char *id, struct names *nm)
 {
 	struct bytes part = { id, strlen(id) };
-	unsigned char md[32], rnd[8];
-	char rhex[17];
+	unsigned char md[32];
 	struct timeval tv;
 
-	if (crypto_sha256(&part, 1, md) || crypto_random(rnd, sizeof rnd))
+	if (crypto_sha256(&part, 1, md))
 		return -1;
 	crypto_hex(md, 32, nm->hash);
-	crypto_hex(rnd, sizeof rnd, rhex);
 	gettimeofday(&tv, NULL);
 	snprintf(nm->arrival, sizeof nm->arrival, "%010lld%06ld", (long long)tv.tv_sec, (long)tv.tv_usec);
-	if (strlen(spool) > PATH_MAX - 200)
-		return -1;	/* every name below then fits */
-	snprintf(nm->tmp, sizeof nm->tmp, "%s/tmp/%s.%ld.%s", spool, nm->hash, (long)getpid(), rhex);
-	snprintf(nm->seen, sizeof nm->seen, "%s/seen/%s", spool, nm->hash);
-	snprintf(nm->new_dir, sizeof nm->new_dir, "%s/new", spool);
-	snprintf(nm->seen_dir, sizeof nm->seen_dir, "%s/seen", spool);
+	/* unique: a process stores one event at a time, and a record left by
+	 * a dead one of the same pid would need the same microsecond (then
+	 * O_EXCL refuses and the answer is 503) */
+	snprintf(nm->tmp, sizeof nm->tmp, "%s.%ld.%s", nm->hash, (long)getpid(), nm->arrival);
 	return 0;
 }
 
 static int
 job_name(const struct names *nm, int index, char *out, size_t n)
 {
-	int len = snprintf(out, n, "%s/%s.%s.%d", nm->new_dir, nm->arrival, nm->hash, index);
+	int len = snprintf(out, n, "%s.%s.%d", nm->arrival, nm->hash, index);
 
 	return len < 0 || (size_t)len >= n ? -1 : 0;
 }
 
 /* Undo a claim whose jobs could not all be made durable. */
 static void
-rollback(struct names *nm, int made)
+rollback(const struct spool *sp, struct names *nm, int made)
 {
 	for (int i = 0; i < made; i++) {
 		if (job_name(nm, i, nm->job, sizeof nm->job) == 0)
-			unlink(nm->job);
+			unlinkat(sp->new, nm->job, 0);
 	}
-	unlink(nm->seen);
-	unlink(nm->tmp);
-	io_fsync_dir(nm->new_dir);
-	io_fsync_dir(nm->seen_dir);
+	unlinkat(sp->seen, nm->hash, 0);
+	unlinkat(sp->tmp, nm->tmp, 0);
+	fsync(sp->new);
+	fsync(sp->seen);
 }
 
 /* A writer that died or hung after writing its record: its process is gone,
  * or the record is far older than an intake takes (milliseconds). name is
- * the tmp/ entry: HASH.PID.RANDOM. */
+ * the tmp/ entry: HASH.PID.ARRIVAL. */
 static int
 stale(const char *name, const struct stat *st, time_t now)
 {
@@ -250,7 +284,7 @@ out:
  * answer (its tmp/ record, the same inode, is still there), complete that
  * intake. */
 static void
-complete_claim(const char *spool, struct names *nm)
+complete_claim(const char *spool, int seen_dir, struct names *nm)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct stat seen, st;
@@ -258,7 +292,7 @@ complete_claim(const char *spool, struct names *nm)
 	DIR *d;
 
 	snprintf(dir, sizeof dir, "%s/tmp", spool);
-	if (lstat(nm->seen, &seen) || !(d = opendir(dir)))
+	if (fstatat(seen_dir, nm->hash, &seen, AT_SYMLINK_NOFOLLOW) || !(d = opendir(dir)))
 		return;
 	while ((e = readdir(d))) {
 		if (strncmp(e->d_name, nm->hash, 64) != 0 || e->d_name[64] != '.' ||
@@ -290,16 +324,16 @@ lock_intake(const char *spool)
  * claim is completed first, under the intake lock so two redeliveries do not
  * both complete it. 0 on success; -1 with errno (EEXIST: accepted before). */
 static int
-claim(const char *spool, struct names *nm)
+claim(const struct spool *sp, struct names *nm)
 {
 	int fd;
 
-	if (link(nm->tmp, nm->seen) == 0)
+	if (linkat(sp->tmp, nm->tmp, sp->seen, nm->hash, 0) == 0)
 		return 0;
 	if (errno != EEXIST)
 		return -1;
-	if ((fd = lock_intake(spool)) >= 0) {
-		complete_claim(spool, nm);
+	if ((fd = lock_intake(sp->path)) >= 0) {
+		complete_claim(sp->path, sp->seen, nm);
 		close(fd);
 	}
 	errno = EEXIST;
@@ -309,21 +343,24 @@ claim(const char *spool, struct names *nm)
 /* One attempt at spool_store. On ST_UNAVAILABLE errno is that of the step
  * that failed. */
 static enum status
-store(const char *spool, const struct spool_record *r, int *duplicate, const char **reason)
+store(struct spool *sp, const struct spool_record *r, int *duplicate, const char **reason)
 {
 	struct names nm;
 	size_t len = 0;
 	char *buf = NULL;
 	int made = 0, e;
 
+	*reason = "spool: cannot open its tmp/, new/ or seen/";
+	if (sp->tmp < 0 && open_dirs(sp))
+		return ST_UNAVAILABLE;
 	*reason = "spool: out of memory";
-	if (make_names(spool, r->id, &nm) || !(buf = spool_format(r, &len))) {
+	if (make_names(r->id, &nm) || !(buf = spool_format(r, &len))) {
 		free(buf);
 		errno = ENOMEM;
 		return ST_UNAVAILABLE;
 	}
 	*reason = "spool: cannot write the record";
-	e = write_tmp(nm.tmp, buf, len) ? errno : 0;
+	e = write_tmp(sp->tmp, nm.tmp, buf, len) ? errno : 0;
 	free(buf);
 	if (e) {
 		errno = e;
@@ -331,9 +368,9 @@ store(const char *spool, const struct spool_record *r, int *duplicate, const cha
 	}
 
 	/* the claim: link() fails with EEXIST for an id already accepted */
-	if (claim(spool, &nm) != 0) {
+	if (claim(sp, &nm) != 0) {
 		e = errno;
-		unlink(nm.tmp);
+		unlinkat(sp->tmp, nm.tmp, 0);
 		if (e != EEXIST) {
 			*reason = "spool: cannot claim the event id in seen/";
 			errno = e;
@@ -345,17 +382,18 @@ store(const char *spool, const struct spool_record *r, int *duplicate, const cha
 	}
 	*reason = "spool: cannot queue the job in new/";
 	for (; made < r->jobs; made++) {
-		if (job_name(&nm, made, nm.job, sizeof nm.job) || link(nm.tmp, nm.job))
+		if (job_name(&nm, made, nm.job, sizeof nm.job) ||
+		    linkat(sp->tmp, nm.tmp, sp->new, nm.job, 0))
 			goto fail;
 	}
-	if (io_fsync_dir(nm.new_dir) || io_fsync_dir(nm.seen_dir))
+	if (fsync(sp->new) || fsync(sp->seen))
 		goto fail;
-	unlink(nm.tmp);
+	unlinkat(sp->tmp, nm.tmp, 0);
 	*reason = r->jobs ? "event stored" : "event stored, no job (each path empty or missing)";
 	return ST_OK;
 fail:
 	e = errno;
-	rollback(&nm, made);
+	rollback(sp, &nm, made);
 	errno = e;
 	return ST_UNAVAILABLE;
 }
@@ -363,21 +401,24 @@ fail:
 /* The spool's directories are made when a step finds one missing (the
  * first event, or after someone removed part of the spool), not before
  * every event: that was eight mkdir calls per request, the largest single
- * cost of a FastCGI intake. */
+ * cost of a FastCGI intake. A directory removed while its descriptor is
+ * held gives ENOENT too (nothing can be made in it), so the descriptors
+ * are then opened again on the new tree. */
 enum status
-spool_store(const char *spool, const struct spool_record *r, int *duplicate,
+spool_store(struct spool *sp, const struct spool_record *r, int *duplicate,
             const char **reason)
 {
 	enum status st;
 
 	*duplicate = 0;
-	st = store(spool, r, duplicate, reason);
+	st = store(sp, r, duplicate, reason);
 	if (st != ST_UNAVAILABLE || errno != ENOENT)
 		return st;
+	spool_close(sp);
 	*reason = "spool: cannot create the spool directories";
-	if (spool_prepare(spool))
+	if (spool_prepare(sp->path))
 		return ST_UNAVAILABLE;
-	return store(spool, r, duplicate, reason);
+	return store(sp, r, duplicate, reason);
 }
 
 int

@@ -1,5 +1,5 @@
 /* spool.h: the durable queue on disk (maildir's scheme with fsyncs):
- *   tmp/   records being written: <idhash>.<pid>.<random>
+ *   tmp/   records being written: <idhash>.<pid>.<arrival>
  *   seen/  <idhash>: one link per event id ever accepted (the dedupe claim)
  *   new/   jobs waiting: <arrival>.<idhash>.<index>[:<runner state>]
  *   cur/   jobs a runner holds; done/ and failed/ their ends
@@ -41,6 +41,18 @@ struct spool_job {
 #define SPOOL_RECORD_MAX (64 << 20)
 #define SPOOL_MAX_JOBS 10000	/* jobs one event may make with each = (links per inode stay far below the filesystem limit) */
 
+/* A spool in use. store keeps tmp/, new/ and seen/ open from the first
+ * event to spool_close, so a FastCGI responder walks no directory path per
+ * event. */
+struct spool {
+	const char *path;
+	int tmp, new, seen;	/* -1 when not open */
+};
+
+#define SPOOL_INIT(p) { (p), -1, -1, -1 }
+
+void spool_close(struct spool *sp);
+
 /* Create the spool tree (0700) where parts are missing. 0 on success. */
 int spool_prepare(const char *spool);
 
@@ -48,11 +60,11 @@ int spool_prepare(const char *spool);
  * is its length without the NUL. Pure. */
 char *spool_format(const struct spool_record *r, size_t *len);
 
-/* Store r durably under spool: write, fsync, claim seen/, make r->jobs jobs
- * in new/, fsync the directories. ST_OK when stored or already seen
+/* Store r durably in sp: write, fsync, claim seen/, make r->jobs jobs in
+ * new/, fsync the directories. ST_OK when stored or already seen
  * (*duplicate says which); ST_UNAVAILABLE when storage failed, in which case
  * nothing is left claimed. *reason is static text for the log. */
-enum status spool_store(const char *spool, const struct spool_record *r,
+enum status spool_store(struct spool *sp, const struct spool_record *r,
                         int *duplicate, const char **reason);
 
 /* Parse a record in buf[0..len) (NUL-terminated) in place into j, whose

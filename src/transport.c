@@ -207,6 +207,13 @@ tr_read_body(struct transport *t, struct request *rq, size_t max_body, unsigned 
 	} else if (want >= 0 && rq->body_len < (size_t)want) {
 		*reason = "body shorter than CONTENT_LENGTH";
 		st = ST_BAD_REQUEST;
+	} else if (t->fastcgi && want >= 0) {
+		char c;
+
+		/* the empty FCGI_STDIN record that ends the input is normally
+		 * in libfcgi's buffer already: see it here, under the
+		 * deadline, so tr_finish can close without lingering */
+		get(t, &c, 1);
 	}
 out:
 	deadline(0);
@@ -253,8 +260,17 @@ tr_respond(struct transport *t, const struct response *r)
 void
 tr_finish(struct transport *t, struct request *rq)
 {
-	if (t->fastcgi)
+	if (t->fastcgi) {
+		/* libfcgi's close shuts down its side and then waits (up to
+		 * 2 s) for the server to close first, so that unread input
+		 * cannot turn into a reset that loses the answer. With the
+		 * input read to its end there is none: close at once. The
+		 * wait held each responder for a scheduler round trip per
+		 * request (FCGX_Detach only clears that flag here). */
+		if (FCGX_HasSeenEOF(t->req.in))
+			FCGX_Detach(&t->req);
 		FCGX_Finish_r(&t->req);
+	}
 	free(rq->method);
 	free(rq->content_length);
 	free(rq->signature);

@@ -81,6 +81,75 @@ check "all 6 requests were served by that one process" "6 larkhook[$PID]:" \
 	"$(grep ' status=' "$S/larkhook.log" | grep -o 'larkhook\[[0-9]*\]:' | sort | uniq -c |
 		sed 's/^ *//')"
 
+# --- what the responder keeps from one request to the next -------------------
+vector comp plaintext >"$T/comp.plain"
+# ev ID: the compensation event under that id, sealed into $T/ID.body, .sig
+ev() {
+	jq -c --arg id "$1" '.header.event_id = $id' "$T/comp.plain" >"$T/$1.plain"
+	seal "$T/$1.plain" "$T/$1.body" >"$T/$1.sig"
+}
+send() { fcgi_signed "$T/$1.body" "$(cat "$T/$1.sig")"; }
+# where ID: the directories that hold a job of event ID, once no runner runs
+where() {
+	local h
+	h=$(printf %s "$1" | sha256sum | cut -c1-64)
+	idle "$SP"
+	find "$SP" -path "*/[a-z]*/*.$h.0*" -printf '%h\n' 2>/dev/null | sed 's|.*/||' | sort | paste -sd' '
+}
+
+# The spool's tmp/, new/ and seen/ stay open in the responder: removing
+# them (or the whole spool) under it must not lose the next event.
+for d in seen new tmp ""; do
+	rm -rf "${SP:?}/$d"
+	ev "gone-${d:-all}"
+	send "gone-${d:-all}"
+	check "spool/$d removed under the living responder: the next event is stored and run" \
+		"200 done" "$(status) $(where "gone-${d:-all}")"
+done
+
+# A runner alive (its lock held here): events wait in new/. Released, the
+# next event's kick starts one that runs them all; the responder keeps the
+# lock descriptor that found the runner busy, which must not stop that.
+exec 9>>"$SP/runner.lock"
+flock -x 9
+for id in busy-1 busy-2; do
+	ev "$id"
+	send "$id"
+	check "$id, with a runner holding the lock: 200, waits in new/" "200 new" \
+		"$(status) $(h=$(printf %s "$id" | sha256sum | cut -c1-64); find "$SP/new" -name "*.$h.0*" -printf 'new\n')"
+done
+exec 9>&-
+ev busy-3
+send busy-3
+check "lock released: the next event starts a runner that runs all three" "200 done done done" \
+	"$(status) $(where busy-3) $(where busy-1) $(where busy-2)"
+
+# traced REQUEST...: run the request with strace attached to the responder;
+# its shutdown and close calls go to $T/close.trace.
+traced() {
+	local st
+	strace -qq -p "$PID" -e trace=shutdown,close -o "$T/close.trace" 2>/dev/null &
+	st=$!
+	PIDS+=("$st")
+	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$PID/status"
+	"$@"
+	kill "$st"
+	wait "$st" 2>/dev/null
+}
+# libfcgi's close shuts the socket down and waits for the server to close
+# first, in case unread input would reset the connection. larkhook reads
+# every request to its end, and then closes at once; with input left
+# unread (more body than CONTENT_LENGTH) it must still wait.
+traced send busy-3
+check "input read to its end: closed without shutdown" "200 0 closed" \
+	"$(status) $(grep -c '^shutdown(' "$T/close.trace") $(grep -q '^close(' "$T/close.trace" && echo closed)"
+head -c 4000 /dev/zero | tr '\0' x >"$T/long.body"
+traced fcgi "$T/long.body" CONTENT_LENGTH=10
+check "more body than CONTENT_LENGTH: answered (401: unsigned), then shutdown before close" "401 1" \
+	"$(status) $(grep -c '^shutdown(' "$T/close.trace")"
+fcgi "$T/challenge.body"
+check "the responder serves on after both" 200 "$(status)"
+
 # a body that never arrives: 408 after read_timeout, and the responder
 # goes on serving
 S2=$(site fcgi-slow "read_timeout = 1")

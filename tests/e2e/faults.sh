@@ -87,9 +87,10 @@ inject "fsync of the record fails (EIO)" fsync EIO 1
 inject "fsync of new/ fails (EIO)" fsync EIO 2
 inject "fsync of seen/ fails (EIO)" fsync EIO 3
 inject "write of the record fails (ENOSPC)" write ENOSPC 1
-inject "link into seen/ fails (EDQUOT)" link EDQUOT 1
-inject "link into new/ fails (ENOSPC)" link ENOSPC 2
-inject "creating the temp file fails (ENOSPC)" openat ENOSPC "$(nth openat 'larkhook-spool/tmp/')"
+inject "link into seen/ fails (EDQUOT)" linkat EDQUOT 1
+inject "link into new/ fails (ENOSPC)" linkat ENOSPC 2
+inject "creating the temp file fails (ENOSPC)" openat ENOSPC "$(nth openat 'O_WRONLY[|]O_CREAT[|]O_EXCL')"
+inject "opening the spool's tmp/ fails (EMFILE)" openat EMFILE "$(nth openat 'larkhook-spool/tmp", O_RDONLY[|]O_CLOEXEC[|]O_DIRECTORY')"
 
 # --- a part of the spool removed while larkhook serves: the spool is not
 # re-made before every event, so the step that finds a directory missing
@@ -129,8 +130,8 @@ crash() {
 	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
 	check "killed at $name, delivered again: a duplicate, still once" "200 1" "$(status) $(jobs_of compensation.archive.changed_v1 "$S/larkhook-spool")"
 }
-crash "the claim in seen/" link 1 0
-crash "the job link into new/" link 2 0
+crash "the claim in seen/" linkat 1 0
+crash "the job link into new/" linkat 2 0
 crash "the fsync of new/" fsync 2 0
 crash "the fsync of seen/" fsync 3 0
-crash "the removal of the temp record" unlink 1 0
+crash "the removal of the temp record" unlinkat 1 0

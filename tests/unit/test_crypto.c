@@ -76,6 +76,29 @@ base64(void)
 	CHECK(crypto_b64decode("aGVsbG8gd29ybGQ=", 16, &out, &n) == 0 && n == 11 &&
 	      memcmp(out, "hello world", 11) == 0, "base64 of hello world");
 	free(out);
+	CHECK(crypto_b64decode("AAAA\xff" "\x80" "AA", 8, &out, &n) != 0, "base64 with bytes over 0x7f is rejected");
+
+	/* every length up to 3 quads, every byte value: decode(encode(x)) == x */
+	{
+		unsigned char in[12];
+		int same = 1;
+
+		for (int len = 1; len <= 12; len++)
+			for (int b = 0; b < 256; b++) {
+				char *e;
+
+				for (int i = 0; i < len; i++)
+					in[i] = (unsigned char)(b * 31 + i * 97);
+				e = crypto_b64encode(in, (size_t)len);
+				if (!e || crypto_b64decode(e, strlen(e), &out, &n) != 0 || n != (size_t)len ||
+				    memcmp(out, in, n) != 0)
+					same = 0;
+				else
+					free(out);
+				free(e);
+			}
+		CHECK(same, "base64 round trip for every length 1-12 and byte value");
+	}
 }
 
 /* iv || the CBC encryption of exactly blocks[0..n): no padding added, so the

@@ -40,6 +40,7 @@ main(void)
 		.app_id = "cli_1", .json = json, .json_len = strlen(json), .received = 1700000002, .jobs = 1,
 	};
 	char spool[128], job[512], seen[512];
+	struct spool sp = SPOOL_INIT(NULL);
 	const char *reason;
 	struct stat js, ss;
 	size_t len;
@@ -58,7 +59,8 @@ main(void)
 	if (!mkdtemp(root))
 		return 1;
 	snprintf(spool, sizeof spool, "%s/spool", root);
-	CHECK(spool_store(spool, &r, &dup, &reason) == ST_OK && !dup, "first delivery stored (%s)", reason);
+	sp.path = spool;
+	CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup, "first delivery stored (%s)", reason);
 	CHECK(entries("new", job, sizeof job) == 1, "one job in new/");
 	CHECK(entries("seen", seen, sizeof seen) == 1, "one claim in seen/");
 	CHECK(entries("tmp", NULL, 0) == 0, "tmp/ empty afterwards");
@@ -68,20 +70,41 @@ main(void)
 	CHECK(strstr(seen, "/seen/") && strlen(strrchr(seen, '/') + 1) == 64, "claim named by a SHA-256 of the id");
 	CHECK(strstr(job, "/new/") && strchr(strrchr(job, '/'), '.'), "job named arrival.hash.index");
 	CHECK(stat(spool, &ss) == 0 && (ss.st_mode & 0777) == 0700, "spool created 0700");
-	CHECK(spool_store(spool, &r, &dup, &reason) == ST_OK && dup, "second delivery is a duplicate");
+	CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && dup, "second delivery is a duplicate");
 	CHECK(entries("new", NULL, 0) == 1 && entries("tmp", NULL, 0) == 0, "duplicate adds nothing");
 
 	r.id = "evt-2";
 	r.each = "items";
 	r.jobs = 3;
-	CHECK(spool_store(spool, &r, &dup, &reason) == ST_OK && !dup, "each event stored");
+	CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup, "each event stored");
 	CHECK(entries("new", NULL, 0) == 4, "three jobs for three items");
 	r.id = "evt-3";
 	r.jobs = 0;
-	CHECK(spool_store(spool, &r, &dup, &reason) == ST_OK && !dup, "each event without items acknowledged");
+	CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup, "each event without items acknowledged");
 	CHECK(entries("new", NULL, 0) == 4 && entries("seen", NULL, 0) == 3, "no job, but the id is claimed");
-	CHECK(spool_store(spool, &r, &dup, &reason) == ST_OK && dup, "its redelivery is a duplicate");
+	CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && dup, "its redelivery is a duplicate");
 
+	/* its directories stay open between stores: removing them under it
+	 * (a part, then the whole tree) must not lose the next event */
+	{
+		static const char *const parts[] = { "tmp", "seen", "new", "" };
+		char cmd[256];
+
+		for (int i = 0; i < 4; i++) {
+			snprintf(cmd, sizeof cmd, "rm -rf %s/%s", spool, parts[i]);
+			CHECK(system(cmd) == 0, "removed spool/%s while open", parts[i]);
+			r.id = parts[i][0] ? parts[i] : "all";
+			r.jobs = 1;
+			CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup,
+			      "spool/%s removed: next event stored (%s)", parts[i], reason);
+			CHECK(entries("new", NULL, 0) >= 1 && entries("tmp", NULL, 0) == 0,
+			      "spool/%s removed: job queued, tmp/ empty", parts[i]);
+		}
+		CHECK(entries("seen", NULL, 0) == 1 && entries("new", NULL, 0) == 1,
+		      "after the whole tree went: one claim, one job");
+	}
+
+	spool_close(&sp);
 	{
 		char cmd[160];
 
