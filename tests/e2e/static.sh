@@ -60,7 +60,7 @@ jail() {
 		enter=("$(command -v unshare)" --map-user="$UID_" --map-group="$GID_" --root="$J" --wd=/)
 	fi
 	# strace stays until every traced process is gone, the runner too
-	strace -f -qq -s 4096 -e trace=%file -o "$T/$name.trace" \
+	strace -f -qq -y -s 4096 -e trace=%file -o "$T/$name.trace" \
 		env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
 		CONTENT_LENGTH="$len" LARKHOOK_CONFIG=/larkhook.conf "$@" \
 		"${enter[@]}" /larkhook <"$body" >"$T/resp" 2>"$T/stderr"
@@ -70,12 +70,13 @@ jail() {
 # are env and chroot on the host).
 traced() { sed -n '/execve("\/larkhook", .*= 0$/,$p' "$T/$1.trace"; }
 # opened NAME: the paths the request process (not the runner it forks)
-# tried to open, with runs of / squeezed.
+# tried to open, with runs of / squeezed; a name opened relative to a
+# directory descriptor (strace -y shows its path) is joined to that path.
 opened() {
 	local pid
 	pid=$(traced "$1" | sed -n '1s/^\([0-9]*\) .*/\1/p')
 	traced "$1" | grep -E "^$pid +(open|openat|openat2|creat)\(" |
-		sed -E 's/^[^"]*"([^"]*)".*/\1/; s|/+|/|g' | sort -u
+		sed -E 's/^[^(]*\([0-9]+<([^>]*)>, "/"\1\//; s/^[^"]*"([^"]*)".*/\1/; s|/+|/|g' | sort -u
 }
 # outside NAME: what the request process tried to open that is not the
 # chroot's own files.
