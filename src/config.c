@@ -545,8 +545,6 @@ cfg_free(struct config *c)
 		free(*strings[i]);
 		*strings[i] = NULL;
 	}
-	crypto_aes_free(c->aes);
-	c->aes = NULL;
 	for (int i = 0; i < c->nenv; i++)
 		free(c->env[i]);
 	free(c->env);

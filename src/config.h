@@ -27,8 +27,6 @@ struct config {
 	char *encrypt_key;	/* NULL: token-only mode */
 	char *encrypt_key_file;
 	unsigned char aes_key[32];	/* SHA-256 of encrypt_key, derived once */
-	struct crypto_aes *aes;		/* the same key through EVP: set up by a
-					 * FastCGI server (cfg_free frees it), or NULL */
 	char *spool;
 	size_t max_body;
 	unsigned max_age;	/* seconds, 0 = off */

@@ -149,40 +149,18 @@ unpad(const unsigned char *p, size_t n)
 	return bad ? 0 : pad;
 }
 
-/* The length check every decryption makes first: the IV and at least one
- * block, whole blocks only. */
-static int
-sealed_length_ok(size_t n)
-{
-	return n >= 32 && n % 16 == 0 && n <= 64 * 1024 * 1024;
-}
-
-/* Strip the padding from the n decrypted bytes in buf and hand buf over as
- * *plain, or wipe and free it. */
-static int
-finish(unsigned char *buf, size_t n, char **plain, size_t *plainn)
-{
-	size_t pad = unpad(buf, n);
-
-	if (!pad) {
-		OPENSSL_cleanse(buf, n);
-		free(buf);
-		return -1;
-	}
-	buf[n - pad] = '\0';
-	*plain = (char *)buf;
-	*plainn = n - pad;
-	return 0;
-}
-
 int
 crypto_decrypt(const unsigned char key[32], const unsigned char *in, size_t n,
                char **plain, size_t *plainn)
 {
 	unsigned char iv[16], *buf;
 	AES_KEY k;
+	size_t pad;
 
-	if (!sealed_length_ok(n) || !(buf = malloc(n - 16 + 1)))
+	/* at least the IV and one block, whole blocks only */
+	if (n < 32 || n % 16 != 0 || n > 64 * 1024 * 1024)
+		return -1;
+	if (!(buf = malloc(n - 16 + 1)))
 		return -1;
 	if (AES_set_decrypt_key(key, 256, &k) != 0) {
 		free(buf);
@@ -191,60 +169,15 @@ crypto_decrypt(const unsigned char key[32], const unsigned char *in, size_t n,
 	memcpy(iv, in, 16);	/* AES_cbc_encrypt advances the IV it is given */
 	AES_cbc_encrypt(in + 16, buf, n - 16, &k, iv, AES_DECRYPT);
 	OPENSSL_cleanse(&k, sizeof k);
-	return finish(buf, n - 16, plain, plainn);
-}
-
-struct crypto_aes {
-	EVP_CIPHER_CTX *ctx;
-};
-
-struct crypto_aes *
-crypto_aes_new(const unsigned char key[32])
-{
-	struct crypto_aes *a = calloc(1, sizeof *a);
-	EVP_CIPHER *cipher = NULL;
-
-	/* openssl.cnf is not read: nothing in it may change how an event
-	 * is decrypted, and a chroot has none */
-	if (!a || !OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) ||
-	    !(cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) ||
-	    !(a->ctx = EVP_CIPHER_CTX_new()) ||
-	    !EVP_DecryptInit_ex2(a->ctx, cipher, key, NULL, NULL) ||
-	    !EVP_CIPHER_CTX_set_padding(a->ctx, 0)) {
-		EVP_CIPHER_free(cipher);
-		crypto_aes_free(a);
-		return NULL;
-	}
-	EVP_CIPHER_free(cipher);	/* the context holds its own reference */
-	return a;
-}
-
-void
-crypto_aes_free(struct crypto_aes *a)
-{
-	if (a)
-		EVP_CIPHER_CTX_free(a->ctx);	/* wipes the key schedule */
-	free(a);
-}
-
-int
-crypto_aes_decrypt(struct crypto_aes *a, const unsigned char *in, size_t n,
-                   char **plain, size_t *plainn)
-{
-	unsigned char *buf;
-	int len = 0, tail = 0;
-
-	if (!sealed_length_ok(n) || !(buf = malloc(n - 16 + 1)))
-		return -1;
-	/* the key stays; only the IV is set anew */
-	if (!EVP_DecryptInit_ex2(a->ctx, NULL, NULL, in, NULL) ||
-	    !EVP_DecryptUpdate(a->ctx, buf, &len, in + 16, (int)(n - 16)) ||
-	    !EVP_DecryptFinal_ex(a->ctx, buf + len, &tail) || (size_t)(len + tail) != n - 16) {
+	if (!(pad = unpad(buf, n - 16))) {
 		OPENSSL_cleanse(buf, n - 16);
 		free(buf);
 		return -1;
 	}
-	return finish(buf, n - 16, plain, plainn);
+	buf[n - 16 - pad] = '\0';
+	*plain = (char *)buf;
+	*plainn = n - 16 - pad;
+	return 0;
 }
 
 int

@@ -29,16 +29,6 @@ char *crypto_b64encode(const unsigned char *in, size_t n);
 int crypto_decrypt(const unsigned char key[32], const unsigned char *in, size_t n,
                    char **plain, size_t *plainn);
 
-/* The same decryption through OpenSSL's EVP layer, which uses AES-NI
- * where the CPU has it, with the key schedule made once. Setting it up
- * costs OpenSSL's provider start-up (millions of instructions, far more
- * than one event's work), so only a process that serves many requests
- * (FastCGI) makes one; a CGI uses crypto_decrypt. NULL on failure. */
-struct crypto_aes *crypto_aes_new(const unsigned char key[32]);
-void crypto_aes_free(struct crypto_aes *a);
-int crypto_aes_decrypt(struct crypto_aes *a, const unsigned char *in, size_t n,
-                       char **plain, size_t *plainn);
-
 /* AES-256-CBC encryption of plain with key and iv, PKCS#7 padded; *out is
  * malloc'd iv||ciphertext (caller frees). 0 on success. */
 int crypto_encrypt(const unsigned char key[32], const unsigned char iv[16],

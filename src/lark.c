@@ -88,8 +88,7 @@ decrypt(const struct config *c, const cJSON *outer, enum path path, struct lark_
 		return bad(ev, path, "encrypt is not a string");
 	if (crypto_b64decode(enc->valuestring, strlen(enc->valuestring), &raw, &rawn))
 		return bad(ev, path, "encrypt is not strict base64");
-	rc = c->aes ? crypto_aes_decrypt(c->aes, raw, rawn, &ev->plain, &ev->plain_len)
-	            : crypto_decrypt(c->aes_key, raw, rawn, &ev->plain, &ev->plain_len);
+	rc = crypto_decrypt(c->aes_key, raw, rawn, &ev->plain, &ev->plain_len);
 	free(raw);
 	if (rc)
 		return bad(ev, path, "undecryptable: bad length, key or padding");

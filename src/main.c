@@ -206,10 +206,6 @@ serve(int fastcgi, const char *file)
 	} else {
 		sv.c = &cfg;
 		sv.spool.path = cfg.spool;
-		/* AES-NI through EVP: its set-up pays off over many requests;
-		 * without it (NULL) the primitives decrypt the same */
-		if (fastcgi && cfg.encrypt_key)
-			cfg.aes = crypto_aes_new(cfg.aes_key);
 		log_open(cfg.log);
 		if (geteuid() == 0 && !cfg.allow_root) {
 			sv.refusal = "refusing to run as root (hooks would run as root); set allow_root = yes to override";
