@@ -71,12 +71,14 @@ jail() {
 traced() { sed -n '/execve("\/larkhook", .*= 0$/,$p' "$T/$1.trace"; }
 # opened NAME: the paths the request process (not the runner it forks)
 # tried to open, with runs of / squeezed; a name opened relative to a
-# directory descriptor (strace -y shows its path) is joined to that path.
+# directory descriptor is joined to that directory's path, which strace -y
+# shows as seen from outside the jail where it can.
 opened() {
 	local pid
 	pid=$(traced "$1" | sed -n '1s/^\([0-9]*\) .*/\1/p')
 	traced "$1" | grep -E "^$pid +(open|openat|openat2|creat)\(" |
-		sed -E 's/^[^(]*\([0-9]+<([^>]*)>, "/"\1\//; s/^[^"]*"([^"]*)".*/\1/; s|/+|/|g' | sort -u
+		sed -E 's/^[^(]*\([0-9]+<([^>]*)>, "/"\1\//; s/^[^"]*"([^"]*)".*/\1/; s|/+|/|g' |
+		sed "s|^$J/|/|" | sort -u
 }
 # outside NAME: what the request process tried to open that is not the
 # chroot's own files.
