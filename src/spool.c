@@ -18,13 +18,22 @@
 
 static const char *const dirs[] = { "tmp", "new", "cur", "done", "failed", "seen", "run" };
 
-/* "key value\n" for a field that is present. */
+/* "key value\n" at out for a field that is present; the bytes written.
+ * Plain copies: snprintf was a tenth of a FastCGI intake's instructions. */
 static size_t
-field(char *out, size_t cap, const char *key, const char *value)
+field(char *out, const char *key, const char *value)
 {
-	int n = value ? snprintf(out, cap, "%s %s\n", key, value) : 0;
+	size_t k, v;
 
-	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+	if (!value)
+		return 0;
+	k = strlen(key);
+	v = strlen(value);
+	memcpy(out, key, k);
+	out[k] = ' ';
+	memcpy(out + k + 1, value, v);
+	out[k + 1 + v] = '\n';
+	return k + v + 2;
 }
 
 static size_t
@@ -49,16 +58,18 @@ spool_format(const struct spool_record *r, size_t *len)
 	      flen("each", r->each) + 1 + r->json_len + 1;
 	if (!(buf = malloc(cap)))
 		return NULL;
-	n = (size_t)snprintf(buf, cap, "%s\n", SPOOL_MAGIC);
-	n += field(buf + n, cap - n, "id", r->id);
-	n += field(buf + n, cap - n, "type", r->type);
-	n += field(buf + n, cap - n, "schema", r->schema);
-	n += field(buf + n, cap - n, "received", received);
-	n += field(buf + n, cap - n, "jobs", jobs);
-	n += field(buf + n, cap - n, "time", r->time);
-	n += field(buf + n, cap - n, "app_id", r->app_id);
-	n += field(buf + n, cap - n, "tenant_key", r->tenant_key);
-	n += field(buf + n, cap - n, "each", r->each);
+	/* cap counts every byte below (flen), so none of it can overrun */
+	memcpy(buf, SPOOL_MAGIC "\n", sizeof SPOOL_MAGIC);
+	n = sizeof SPOOL_MAGIC;
+	n += field(buf + n, "id", r->id);
+	n += field(buf + n, "type", r->type);
+	n += field(buf + n, "schema", r->schema);
+	n += field(buf + n, "received", received);
+	n += field(buf + n, "jobs", jobs);
+	n += field(buf + n, "time", r->time);
+	n += field(buf + n, "app_id", r->app_id);
+	n += field(buf + n, "tenant_key", r->tenant_key);
+	n += field(buf + n, "each", r->each);
 	buf[n++] = '\n';
 	memcpy(buf + n, r->json, r->json_len);
 	n += r->json_len;
