@@ -17,7 +17,7 @@ VEC=$ROOT/../shared/vectors/lark-vectors.json
 TIME=${BENCH_TIME:-10}
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNS:-16}
-NEV=${BENCH_EVENTS:-$((TIME * 15000 > 20000 ? TIME * 15000 : 20000))}
+NEV=${BENCH_EVENTS:-$((TIME * 25000 > 20000 ? TIME * 25000 : 20000))}
 SEQ=${BENCH_SEQ:-300}
 LAT=${BENCH_LAT:-20}
 PIDS=()
@@ -534,7 +534,14 @@ say "bench: writing the report"
 body_of() { local b; b=$(cut -d: -f2 <<<"$1"); if [ -n "$b" ]; then echo "body \`$b\`"; else echo "empty body"; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
-met() { if awk -v a="$1" -v b="$2" "BEGIN { exit !(a + 0 $3 b + 0) }"; then echo "**met**"; else echo "**not met**"; fi; }
+# met A B OP [NAME]: A OP B; a load run (NAME) that repeated events proves
+# nothing, since a duplicate costs larkhook less than a new event
+met() {
+	if [ -n "${4:-}" ] && [ "${REP[$4]:-0}" -gt 0 ]; then
+		echo "**void**: ${REP[$4]} requests repeated an event (raise BENCH_EVENTS)"
+	elif awk -v a="$1" -v b="$2" "BEGIN { exit !(a + 0 $3 b + 0) }"; then echo "**met**"
+	else echo "**not met**"; fi
+}
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.0f %%", 100 * a / b }'; }
 
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -585,7 +592,7 @@ cgrow() {	# cgrow CASE LABEL
 	echo
 	echo "| target | measured | met? |"
 	echo "|---|---|---|"
-	echo "| FastCGI intake (tmpfs) >= 80 % of the empty libfcgi responder's req/s | $(pct "${RPS[lark-fcgi]}" "${RPS[floor-fcgi]}") (${RPS[lark-fcgi]} vs ${RPS[floor-fcgi]} req/s) | $(met "${RPS[lark-fcgi]}" "$(awk -v f="${RPS[floor-fcgi]}" 'BEGIN { print 0.8 * f }')" '>=') |"
+	echo "| FastCGI intake (tmpfs) >= 80 % of the empty libfcgi responder's req/s | $(pct "${RPS[lark-fcgi]}" "${RPS[floor-fcgi]}") (${RPS[lark-fcgi]} vs ${RPS[floor-fcgi]} req/s) | $(met "${RPS[lark-fcgi]}" "$(awk -v f="${RPS[floor-fcgi]}" 'BEGIN { print 0.8 * f }')" '>=' lark-fcgi) |"
 	echo "| CGI request <= 5x the instructions of an empty C CGI | $(ratio "$CGE_T" "$CGF_T")x ($CGE_T vs $CGF_T) | $(met "$CGE_T" "$((5 * CGF_T))" '<=') |"
 	echo "| CGI request wall time <= 2x the empty C CGI's | $(ratio "$WALL_LARK" "$WALL_FLOOR")x ($(ms "$WALL_LARK") vs $(ms "$WALL_FLOOR") ms) | $(met "$WALL_LARK" "$((2 * WALL_FLOOR))" '<=') |"
 	echo "| p99 answer time, hook sleeping 10 s, within 2x of a hook exiting at once | $(ratio "${P99[hook-slow]}" "${P99[hook-quick]}")x ($(ms "${P99[hook-slow]}") vs $(ms "${P99[hook-quick]}") ms) | $(met "${P99[hook-slow]}" "$((2 * ${P99[hook-quick]}))" '<=') |"
@@ -599,7 +606,7 @@ cgrow() {	# cgrow CASE LABEL
 		set -- ${HL[cgi]}
 		echo "| same, CGI | $(ms "$1") ms median (max $(ms "$2"), min $(ms "$3")) | $(met "$1" 50000 '<') |"
 	fi
-	echo "| >= 1.5x the req/s of the official Node SDK's server (FastCGI, tmpfs) | $(ratio "${RPS[lark-fcgi]}" "${RPS[peer]}")x (${RPS[lark-fcgi]} vs ${RPS[peer]} req/s) | $(met "${RPS[lark-fcgi]}" "$(awk -v f="${RPS[peer]}" 'BEGIN { print 1.5 * f }')" '>=') |"
+	echo "| >= 1.5x the req/s of the official Node SDK's server (FastCGI, tmpfs) | $(ratio "${RPS[lark-fcgi]}" "${RPS[peer]}")x (${RPS[lark-fcgi]} vs ${RPS[peer]} req/s) | $(met "${RPS[lark-fcgi]}" "$(awk -v f="${RPS[peer]}" 'BEGIN { print 1.5 * f }')" '>=' lark-fcgi) |"
 	case "${HL[fastcgi]:-} ${HL[cgi]:-}" in *-*)
 		echo
 		echo "A negative hook latency means the hook started before the 200 reached the client: the runner is started before the answer is written (SPEC section 2, step 12)." ;;
