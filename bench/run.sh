@@ -640,7 +640,7 @@ cgrow() {	# cgrow CASE LABEL
 	echo
 	echo "## CGI instructions (callgrind, one request, as www-data, runner held off)"
 	echo
-	echo "Start-up is everything outside the request: the dynamic loader, libc, crypto_init, cfg_load (which derives the AES key: the first SHA-256 loads OpenSSL's provider), exit."
+	echo "Start-up is everything outside the request: the dynamic loader, libc, cfg_load (which reads the config and derives the AES key with the SHA-256 primitive: no OpenSSL provider is loaded anywhere), exit. crypto_random is no longer called on this path (records are named by pid and arrival time) and shows 0."
 	echo "Work is what main.c calls for the request: $WORKFNS (handle() is inlined into serve())."
 	echo
 	echo "| request | status | instructions | start-up | of which outside main (loader, libc, exit) | work | cfg_load (start-up) | lark_decide (work) | spool_store (work) | crypto_random (in spool_store) | OpenSSL EVP_MD/CIPHER_fetch, all calls | ratio to floor |"
