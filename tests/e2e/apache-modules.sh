@@ -195,7 +195,7 @@ htaccess() {
 	refused "$m" larkhook.log "$url/larkhook.log" "$d/larkhook.log"
 	refused "$m" "the hook's output" "$url/hook.ran" "$d/hook.ran"
 	refused "$m" .htaccess "$url/.htaccess" "$d/.htaccess"
-	f=$(printf %s "$COMPID" | sha256sum | cut -c1-64)
+	f=$(idhash "$COMPID")
 	refused "$m" "the spool's seen/ entry" "$url/larkhook-spool/seen/$f" "$spool/seen/$f"
 	f=$(find "$spool/done" -type f -name '[0-9]*' | head -1)
 	refused "$m" "the spool's done/ job (the event)" "$url/larkhook-spool/done/${f##*/}" "$f"

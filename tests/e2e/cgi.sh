@@ -27,7 +27,7 @@ check "job record ends with the decrypted JSON exactly" "$(vector comp plaintext
 check "job file is 0600" 600 "$(stat -c %a "${job:-/dev/null}")"
 check "spool directories are 0700" "700 700 700" "$(stat -c %a "$SP" "$SP/new" "$SP/seen" | tr '\n' ' ' | sed 's/ $//')"
 check "seen/ holds the sha256 of the event id" \
-	"$(printf %s f7984f25108f8137722bb63cee927e66 | sha256sum | cut -c1-64)" "$(ls "$SP/seen")"
+	"$(idhash f7984f25108f8137722bb63cee927e66)" "$(ls "$SP/seen")"
 
 cgi_signed "$C" "$T/perf.body" "$(vector perf x_lark_signature)"
 check "signed performance event: 200" 200 "$(status)"

@@ -13,7 +13,7 @@ vector perf raw_body >"$T/perf.body"
 SIG=$(vector comp x_lark_signature)
 PSIG=$(vector perf x_lark_signature)
 ID=$(vector comp plaintext | jq -r .header.event_id)
-CH=$(printf %s "$ID" | sha256sum | cut -c1-64)
+CH=$(idhash "$ID")
 # an event whose `each = items` makes two jobs
 ID2=crash-two-items-0001
 vector perf plaintext | jq -c --arg id "$ID2" '.header.event_id = $id | .event.items += .event.items' >"$T/two.json"
@@ -184,7 +184,7 @@ intake_crash "the unlink of the temp record" unlinkat "$I_UNLINK" "$P_UNLINK"
 # two jobs (each = items), killed between the links of job 0 and job 1: the
 # redelivery completes the claim with job 1 only
 name="killed in intake at the link of the 2nd of two jobs into new/"
-H2=$(printf %s "$ID2" | sha256sum | cut -c1-64)
+H2=$(idhash "$ID2")
 new_site intake-two
 check_true "$name: it died there, no answer" killed_intake "$S" linkat "$I_NEW1" "$P_NEW1" "$T/two.body" "$SIG2"
 check "$name: job 0 was queued, job 1 not" "1 0" \

@@ -47,8 +47,6 @@ mk() {
 hook() { cat >"$1/hook.sh"; chown "$OWNER" "$1/hook.sh"; }
 # lh DIR ARGS...: a larkhook command on DIR's config, as the web server's user.
 lh() { local d=$1; shift; "${RUNAS[@]}" "$BIN" -c "$d/larkhook.conf" "$@"; }
-# hash ID: the sha256 of an event id, as job and seen/ names hold it.
-hash() { printf %s "$1" | sha256sum | cut -c1-64; }
 # names SPOOL DIR: the job file names in a spool directory, one a line.
 names() { find "$1/$2" -type f -printf '%f\n' | sort; }
 # lines FILE: its line count (0 when missing).
@@ -214,7 +212,7 @@ check "failing hook, backoff 0, attempts 3: ran 3 times, LARK_ATTEMPT 1 2 3" \
 	"fail-1 1,fail-1 2,fail-1 3" "$(paste -sd, "$S/runs.log")"
 check "failing hook: nothing left waiting" 0 "$(($(count "$SP" new) + $(count "$SP" cur)))"
 check_true "failing hook: the job is in failed/ with state :3,0,WHEN,exit1" \
-	grep -qxE "[0-9]{16}\.$(hash fail-1)\.0:3,0,[0-9]+,exit1" <<<"$(names "$SP" failed)"
+	grep -qxE "[0-9]{16}\.$(idhash fail-1)\.0:3,0,[0-9]+,exit1" <<<"$(names "$SP" failed)"
 check_true "failing hook: the log says it retried" \
 	grep -q "fail-1 attempt 1: exit 1; retry in 0s" "$S/larkhook.log"
 check_true "failing hook: the log says it moved to failed/" \
@@ -233,7 +231,7 @@ check "retry ID: the runner it started ran the hook again, LARK_ATTEMPT=4" "fail
 	"$(tail -1 "$S/runs.log")"
 check "retry ID: ran once more" 4 "$(lines "$S/runs.log")"
 check_true "retry ID: the job ends in done/ (:4,3,WHEN,exit0)" \
-	grep -qxE "[0-9]{16}\.$(hash fail-1)\.0:4,3,[0-9]+,exit0" <<<"$(names "$SP" "done")"
+	grep -qxE "[0-9]{16}\.$(idhash fail-1)\.0:4,3,[0-9]+,exit0" <<<"$(names "$SP" "done")"
 check "retry ID: failed/ is empty" 0 "$(count "$SP" failed)"
 lh "$S" status >/dev/null; rc=$?
 check "status with nothing failed: exit 0" 0 "$rc"
@@ -269,7 +267,7 @@ now=$(date +%s)
 job=$(names "$SP" new)
 check "default backoff: one run" "back-1 1" "$(cat "$S/runs.log" 2>/dev/null)"
 check_true "default backoff: the job waits in new/ as :1,0,WHEN,exit1" \
-	grep -qxE "[0-9]{16}\.$(hash back-1)\.0:1,0,[0-9]+,exit1" <<<"$job"
+	grep -qxE "[0-9]{16}\.$(idhash back-1)\.0:1,0,[0-9]+,exit1" <<<"$job"
 when=$(sed -n 's/.*:[0-9]*,[0-9]*,\([0-9]*\),.*/\1/p' <<<"$job")
 check_true "default backoff: its not-before time is in the future, at most 10 s away ($when, now $now)" \
 	test "${when:-0}" -gt "$now" -a "${when:-0}" -le $((now + 10))
@@ -292,7 +290,7 @@ check "exit 100: event 200" 200 "$(status)"
 idle "$SP"
 check "exit 100: one run only (attempts 5, backoff 0)" "perm-1 1" "$(cat "$S/runs.log" 2>/dev/null)"
 check_true "exit 100: straight to failed/ as :1,0,WHEN,exit100" \
-	grep -qxE "[0-9]{16}\.$(hash perm-1)\.0:1,0,[0-9]+,exit100" <<<"$(names "$SP" failed)"
+	grep -qxE "[0-9]{16}\.$(idhash perm-1)\.0:1,0,[0-9]+,exit100" <<<"$(names "$SP" failed)"
 check "exit 100: nothing waiting" 0 "$(count "$SP" new)"
 check_true "exit 100: the log says moved to failed/ after 1 run" \
 	grep -q "perm-1 attempt 1: exit 100; moved to failed/ after 1 run$" "$S/larkhook.log"
@@ -321,7 +319,7 @@ check_true "timeout: afterwards no process of the hook's group is left (pgid $pg
 	wait_for 3 group_gone "${pg:-1}"
 check_true "timeout: the child that ignored SIGTERM is gone too" wait_for 3 gone "${child:-1}"
 check_true "timeout: the job is back in new/ as :1,0,WHEN,timeout" \
-	grep -qxE "[0-9]{16}\.$(hash slow-1)\.0:1,0,[0-9]+,timeout" <<<"$(names "$SP" new)"
+	grep -qxE "[0-9]{16}\.$(idhash slow-1)\.0:1,0,[0-9]+,timeout" <<<"$(names "$SP" new)"
 check_true "timeout: the log says timeout; retry" \
 	grep -q "slow-1 attempt 1: timeout; retry in 10s" "$S/larkhook.log"
 check "timeout: ran once" 1 "$(lines "$S/runs.log")"
@@ -362,9 +360,9 @@ check "crash: the job is still in cur/" 1 "$(count "$SP" cur)"
 check "crash: a new drain runs it" "drain: 1 done, 0 to retry later, 0 failed" "$(lh "$S" drain)"
 check "crash: ran again with LARK_ATTEMPT=2" "crash-1 1,crash-1 2" "$(paste -sd, "$S/runs.log")"
 check_true "crash: the second run's job was :1,1,WHEN,lost (the lost run uses no attempt: attempts = 1 still runs it)" \
-	grep -qxE "[0-9]{16}\.$(hash crash-1)\.0:1,1,[0-9]+,lost" "$S/cur.2"
+	grep -qxE "[0-9]{16}\.$(idhash crash-1)\.0:1,1,[0-9]+,lost" "$S/cur.2"
 check_true "crash: the job ends in done/ as :2,1,WHEN,exit0" \
-	grep -qxE "[0-9]{16}\.$(hash crash-1)\.0:2,1,[0-9]+,exit0" <<<"$(names "$SP" "done")"
+	grep -qxE "[0-9]{16}\.$(idhash crash-1)\.0:2,1,[0-9]+,exit0" <<<"$(names "$SP" "done")"
 check "crash: cur/ is empty" 0 "$(count "$SP" cur)"
 if [ -n "$pg" ] && group_live "$pg"; then kill -KILL -- "-$pg" 2>/dev/null; fi
 
@@ -402,19 +400,19 @@ check "retain: 3 done, 1 waiting for a retry" "3 1" "$(count "$SP" "done") $(cou
 # ret-a: seen/ entry 9 h old (done/ job fresh); ret-b: done/ job finished
 # 9 h ago (seen/ fresh); ret-c: both fresh; ret-pend: seen/ entry 9 h old
 # but its job still waits
-touch -d '9 hours ago' "$SP/seen/$(hash ret-a)" "$SP/seen/$(hash ret-pend)"
+touch -d '9 hours ago' "$SP/seen/$(idhash ret-a)" "$SP/seen/$(idhash ret-pend)"
 old=$(($(date +%s) - 9 * 3600))
-b=$(names "$SP" "done" | grep "\.$(hash ret-b)\.")
+b=$(names "$SP" "done" | grep "\.$(idhash ret-b)\.")
 mv "$SP/done/$b" "$SP/done/$(sed -E "s/^([^:]*:[0-9]+,[0-9]+,)[0-9]+,/\1$old,/" <<<"$b")"
 send "$S/larkhook.conf" ret-d
 check "retain: another event 200" 200 "$(status)"
 idle "$SP"
 present() { [ -e "$SP/$1" ] && echo yes || echo no; }
-done_of() { names "$SP" "done" | grep -c "\.$(hash "$1")\." ; }
-check "retain: seen/ entry 9 h old removed" no "$(present "seen/$(hash ret-a)")"
+done_of() { names "$SP" "done" | grep -c "\.$(idhash "$1")\." ; }
+check "retain: seen/ entry 9 h old removed" no "$(present "seen/$(idhash ret-a)")"
 check "retain: done/ job finished 9 h ago removed" 0 "$(done_of ret-b)"
 check "retain: a fresh done/ job stays (its seen/ entry was old)" 1 "$(done_of ret-a)"
-check "retain: a fresh seen/ entry stays (its done/ job was old)" yes "$(present "seen/$(hash ret-b)")"
-check "retain: fresh seen/ and done/ entries stay" "yes 1" "$(present "seen/$(hash ret-c)") $(done_of ret-c)"
-check "retain: an old seen/ entry whose job still waits stays" yes "$(present "seen/$(hash ret-pend)")"
+check "retain: a fresh seen/ entry stays (its done/ job was old)" yes "$(present "seen/$(idhash ret-b)")"
+check "retain: fresh seen/ and done/ entries stay" "yes 1" "$(present "seen/$(idhash ret-c)") $(done_of ret-c)"
+check "retain: an old seen/ entry whose job still waits stays" yes "$(present "seen/$(idhash ret-pend)")"
 check "retain: the triggering event ran" "ret-d" "$(tail -1 "$S/runs.log")"

@@ -91,10 +91,8 @@ ev() {
 send() { fcgi_signed "$T/$1.body" "$(cat "$T/$1.sig")"; }
 # where ID: the directories that hold a job of event ID, once no runner runs
 where() {
-	local h
-	h=$(printf %s "$1" | sha256sum | cut -c1-64)
 	idle "$SP"
-	find "$SP" -path "*/[a-z]*/*.$h.0*" -printf '%h\n' 2>/dev/null | sed 's|.*/||' | sort | paste -sd' '
+	find "$SP" -path "*/[a-z]*/*.$(idhash "$1").0*" -printf '%h\n' 2>/dev/null | sed 's|.*/||' | sort | paste -sd' '
 }
 
 # The spool's tmp/, new/ and seen/ stay open in the responder: removing
@@ -116,7 +114,7 @@ for id in busy-1 busy-2; do
 	ev "$id"
 	send "$id"
 	check "$id, with a runner holding the lock: 200, waits in new/" "200 new" \
-		"$(status) $(h=$(printf %s "$id" | sha256sum | cut -c1-64); find "$SP/new" -name "*.$h.0*" -printf 'new\n')"
+		"$(status) $(find "$SP/new" -name "*.$(idhash "$id").0*" -printf 'new\n')"
 done
 exec 9>&-
 ev busy-3

@@ -31,7 +31,7 @@ redeliver() {
 	check "$1, fixed: the event is queued once" 2 "$(queued "$2/larkhook-spool")"
 	check "$1, fixed: seen/ claims it" 1 "$(find "$2/larkhook-spool/seen" -name "$CH" | wc -l)"
 }
-CH=$(printf %s f7984f25108f8137722bb63cee927e66 | sha256sum | cut -c1-64)
+CH=$(idhash f7984f25108f8137722bb63cee927e66)
 
 # --- permissions -------------------------------------------------------------------
 if [ "$(id -u)" -ne 0 ] || [ ${#RUNAS[@]} -gt 0 ]; then

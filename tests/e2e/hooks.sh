@@ -63,7 +63,7 @@ golden() {
 	done
 	id=$(envval "$dump" LARK_ID)
 	v=$(envval "$dump" LARK_JSON_FILE)
-	if [[ $v =~ ^$sp/run/job\.[0-9]{16}\.$(printf %s "$id" | sha256sum | cut -c1-64)\.$index\.json$ ]]; then
+	if [[ $v =~ ^$sp/run/job\.[0-9]{16}\.$(idhash "$id")\.$index\.json$ ]]; then
 		ok "$label: LARK_JSON_FILE is the job's file in run/"
 	else
 		fail "$label: LARK_JSON_FILE is the job's file in run/" "got [$v]"

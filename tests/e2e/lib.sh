@@ -105,6 +105,8 @@ vector() { jq -j --arg n "$1" --arg f "$2" '.vectors[] | select(.name == $n) | .
 seal() { "$ROOT/tools/seal" "$KEY" "$TS" "$NONCE" "$1" "$2"; }
 # sign BODYFILE: the X-Lark-Signature for that body.
 sign() { { printf %s "$TS$NONCE$KEY"; cat "$1"; } | sha256sum | cut -c1-64; }
+# idhash ID: the SHA-256 of an event id, as job and seen/ names hold it.
+idhash() { printf %s "$1" | sha256sum | cut -c1-64; }
 
 # cgi CONF BODYFILE [NAME=VALUE...]: run larkhook as a CGI on BODYFILE as
 # the unprivileged user; the response goes to $T/resp. Extra NAME=VALUE
