@@ -18,6 +18,11 @@ CRYPTO_LINK ?= static
 ifeq ($(CRYPTO_LINK),static)
 CRYPTO_LIBS := -Wl,-Bstatic $(shell pkg-config --libs libcrypto 2>/dev/null) -Wl,-Bdynamic \
 	$(filter-out -lcrypto,$(shell pkg-config --libs --static libcrypto 2>/dev/null))
+# libcrypto.a's AES-NI functions, named weakly in src/crypto.c (it says why)
+ifeq ($(shell uname -m),x86_64)
+CRYPTO_LIBS += -Wl,-u,aesni_set_decrypt_key -Wl,-u,aesni_cbc_encrypt
+AESNI_LINKED := -DAESNI_LINKED
+endif
 else
 CRYPTO_LIBS := $(shell pkg-config --libs libcrypto 2>/dev/null)
 endif
@@ -46,7 +51,7 @@ src/%.o: src/%.c src/*.h
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 tests/unit/%: tests/unit/%.c tests/unit/t.h $(CORE)
-	$(CC) $(ALL_CFLAGS) -Isrc $(ALL_LDFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(AESNI_LINKED) -Isrc $(ALL_LDFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
 
 deps:
 	@sh tests/deps.sh

@@ -29,6 +29,10 @@ char *crypto_b64encode(const unsigned char *in, size_t n);
 int crypto_decrypt(const unsigned char key[32], const unsigned char *in, size_t n,
                    char **plain, size_t *plainn);
 
+/* Which AES decrypts: "aesni" (libcrypto's AES-NI code, when linked in
+ * and the CPU has it) or "portable" (AES_cbc_encrypt). */
+const char *crypto_aes_impl(void);
+
 /* AES-256-CBC encryption of plain with key and iv, PKCS#7 padded; *out is
  * malloc'd iv||ciphertext (caller frees). 0 on success. */
 int crypto_encrypt(const unsigned char key[32], const unsigned char iv[16],

@@ -391,15 +391,21 @@ store(struct spool *sp, const struct spool_record *r, int *duplicate, const char
 		*reason = "duplicate event id";
 		return ST_OK;
 	}
+	/* one link per job, and the last job is a rename: the record leaves
+	 * tmp/ the moment the last job exists, so a tmp/ record whose inode is
+	 * claimed in seen/ always means an intake that did not finish
+	 * (complete_claim). The job name is new: arrival time and event id. */
 	*reason = "spool: cannot queue the job in new/";
 	for (; made < r->jobs; made++) {
 		if (job_name(&nm, made, nm.job, sizeof nm.job) ||
-		    linkat(sp->tmp, nm.tmp, sp->new, nm.job, 0))
+		    (made + 1 < r->jobs ? linkat(sp->tmp, nm.tmp, sp->new, nm.job, 0)
+		                        : renameat(sp->tmp, nm.tmp, sp->new, nm.job)))
 			goto fail;
 	}
 	if (fsync(sp->new) || fsync(sp->seen))
 		goto fail;
-	unlinkat(sp->tmp, nm.tmp, 0);
+	if (r->jobs == 0)
+		unlinkat(sp->tmp, nm.tmp, 0);
 	*reason = r->jobs ? "event stored" : "event stored, no job (each path empty or missing)";
 	return ST_OK;
 fail:

@@ -96,9 +96,13 @@ $CC $CFLAGS -w -c -o "$CJ/cJSON.o" "$CJ/cJSON.c"
 # linked in at all); getpwuid is larkhook's own
 # lookup of HOME for hooks, which simply finds nothing where the passwd
 # database cannot be loaded (an empty chroot), and hooks then get no HOME.
+# On x86_64, -u pulls libcrypto.a's AES-NI functions in, as the Makefile
+# does for the normal build (src/crypto.c names them weakly).
+AESNI=
+[ "$(uname -m)" = x86_64 ] && AESNI="-Wl,-u,aesni_set_decrypt_key -Wl,-u,aesni_cbc_encrypt"
 # shellcheck disable=SC2086
 $CC $CFLAGS $LDFLAGS -static -o "$OUT.tmp" "$@" "$CJ/cJSON.o" \
-	-lfcgi -lcrypto -lm -ldl -pthread 2>"$OUT.log" || {
+	-lfcgi -lcrypto $AESNI -lm -ldl -pthread 2>"$OUT.log" || {
 	cat "$OUT.log" >&2
 	rm -f "$OUT.tmp" "$OUT.log"
 	die "static link failed (needs libfcgi-dev and libssl-dev, which ship the .a files)"

@@ -127,11 +127,10 @@ queue_held() {
 
 # Each step: the call, and what its line in `strace -y` output matches.
 P_SEEN='linkat\([0-9]+<[^>]*-spool/tmp>, "[^"]*", [0-9]+<[^>]*-spool/seen>'
-P_NEW='linkat\([0-9]+<[^>]*-spool/tmp>, "[^"]*", [0-9]+<[^>]*-spool/new>'
-P_NEW1='linkat\([0-9]+<[^>]*-spool/tmp>, "[^"]*", [0-9]+<[^>]*-spool/new>, "[^"]*\.1"'
+P_NEW='renameat\([0-9]+<[^>]*-spool/tmp>, "[^"]*", [0-9]+<[^>]*-spool/new>'
+P_NEW1='renameat\([0-9]+<[^>]*-spool/tmp>, "[^"]*", [0-9]+<[^>]*-spool/new>, "[^"]*\.1"'
 P_FNEW='fsync\([0-9]+<[^>]*-spool/new>'
 P_FSEEN='fsync\([0-9]+<[^>]*-spool/seen>'
-P_UNLINK='unlinkat\([0-9]+<[^>]*-spool/tmp>'
 P_CLAIM='rename\(.*/new/[^"]*", "[^"]*/cur/'
 P_OPEN='openat\(.*/run/job\.[^"]*", O_WRONLY[|]O_CREAT'
 P_WRITE='write\([0-9]+<[^>]*/run/job\.'
@@ -142,15 +141,14 @@ P_FDONE='fsync\([0-9]+<[^>]*-spool/done>'
 
 # Dry runs on throwaway sites: which call is each step.
 new_site dry-intake
-intake "$S" "$T/comp.body" "$SIG" "$T/dry.strace" -e trace=linkat,fsync,unlinkat
+intake "$S" "$T/comp.body" "$SIG" "$T/dry.strace" -e trace=linkat,renameat,fsync
 I_SEEN=$(nth "$T/dry.strace" linkat "$P_SEEN")
-I_NEW=$(nth "$T/dry.strace" linkat "$P_NEW")
+I_NEW=$(nth "$T/dry.strace" renameat "$P_NEW")
 I_FNEW=$(nth "$T/dry.strace" fsync "$P_FNEW")
 I_FSEEN=$(nth "$T/dry.strace" fsync "$P_FSEEN")
-I_UNLINK=$(nth "$T/dry.strace" unlinkat "$P_UNLINK")
 new_site dry-two
-intake "$S" "$T/two.body" "$SIG2" "$T/dry.strace" -e trace=linkat
-I_NEW1=$(nth "$T/dry.strace" linkat "$P_NEW1")
+intake "$S" "$T/two.body" "$SIG2" "$T/dry.strace" -e trace=renameat
+I_NEW1=$(nth "$T/dry.strace" renameat "$P_NEW1")
 new_site dry-runner
 queue_held "dry run of a runner" "$S"
 traced_drain "$S" "$T/dry.strace" -e trace=rename,openat,write,clone,fsync
@@ -160,8 +158,8 @@ R_WRITE=$(nth "$T/dry.strace" write "$P_WRITE")
 R_CLONE=$(nth "$T/dry.strace" clone "$P_CLONE")
 R_DONE=$(nth "$T/dry.strace" rename "$P_DONE")
 R_FDONE=$(nth "$T/dry.strace" fsync "$P_FDONE")
-check "dry runs found every step (intake: linkat linkat linkat fsync fsync unlinkat; runner: rename openat write clone rename fsync)" \
-	"6 6" "$(echo "$I_SEEN" "$I_NEW" "$I_NEW1" "$I_FNEW" "$I_FSEEN" "$I_UNLINK" | wc -w) $(echo "$R_CLAIM" "$R_OPEN" "$R_WRITE" "$R_CLONE" "$R_DONE" "$R_FDONE" | wc -w)"
+check "dry runs found every step (intake: linkat renameat renameat fsync fsync; runner: rename openat write clone rename fsync)" \
+	"5 6" "$(echo "$I_SEEN" "$I_NEW" "$I_NEW1" "$I_FNEW" "$I_FSEEN" | wc -w) $(echo "$R_CLAIM" "$R_OPEN" "$R_WRITE" "$R_CLONE" "$R_DONE" "$R_FDONE" | wc -w)"
 
 # --- 1. kill -9 at each step of intake; Feishu redelivers, then drain ---------------
 intake_crash() {
@@ -176,17 +174,16 @@ intake_crash() {
 	settled "$name, redelivered and drained" "$S" 1
 }
 intake_crash "the claim (link into seen/)" linkat "$I_SEEN" "$P_SEEN"
-intake_crash "the job link into new/" linkat "$I_NEW" "$P_NEW"
+intake_crash "the move of the job into new/ (rename)" renameat "$I_NEW" "$P_NEW"
 intake_crash "the fsync of new/" fsync "$I_FNEW" "$P_FNEW"
 intake_crash "the fsync of seen/" fsync "$I_FSEEN" "$P_FSEEN"
-intake_crash "the unlink of the temp record" unlinkat "$I_UNLINK" "$P_UNLINK"
 
 # two jobs (each = items), killed between the links of job 0 and job 1: the
 # redelivery completes the claim with job 1 only
-name="killed in intake at the link of the 2nd of two jobs into new/"
+name="killed in intake at the move of the 2nd of two jobs into new/ (the 1st is a link)"
 H2=$(idhash "$ID2")
 new_site intake-two
-check_true "$name: it died there, no answer" killed_intake "$S" linkat "$I_NEW1" "$P_NEW1" "$T/two.body" "$SIG2"
+check_true "$name: it died there, no answer" killed_intake "$S" renameat "$I_NEW1" "$P_NEW1" "$T/two.body" "$SIG2"
 check "$name: job 0 was queued, job 1 not" "1 0" \
 	"$(find "$S/larkhook-spool/new" -name "*.$H2.0" | wc -l) $(find "$S/larkhook-spool/new" -name "*.$H2.1" | wc -l)"
 redeliver_dup "$name" "$S" "$T/two.body" "$SIG2"
@@ -243,7 +240,7 @@ runner_crash "the fsync of done/ after the job reached done/" "$P_FDONE" "done" 
 # --- 3. a writer killed after its claim, and no redelivery ever -------------------
 # The next runner completes the claim from tmp/: started by another event...
 new_site claim-event
-check_true "writer killed after its claim: it died there, no answer" killed_intake "$S" linkat "$I_NEW" "$P_NEW"
+check_true "writer killed after its claim: it died there, no answer" killed_intake "$S" renameat "$I_NEW" "$P_NEW"
 check "writer killed after its claim: seen/ claimed, no job, record in tmp/" "1 0 1" \
 	"$(find "$S/larkhook-spool/seen" -name "$CH" | wc -l) $(where "$S" | wc -w) $(count "$S/larkhook-spool" tmp)"
 cgi_signed "$S/larkhook.conf" "$T/perf.body" "$PSIG"
@@ -253,7 +250,7 @@ redeliver_dup "writer killed after its claim, completed by a runner" "$S"
 settled "writer killed after its claim, completed, then redelivered" "$S" 1
 # ... or by drain (from cron)
 new_site claim-drain
-check_true "writer killed after its claim (drain): it died there, no answer" killed_intake "$S" linkat "$I_NEW" "$P_NEW"
+check_true "writer killed after its claim (drain): it died there, no answer" killed_intake "$S" renameat "$I_NEW" "$P_NEW"
 drain "$S"
 check "writer killed after its claim, drain: one job done" "drain: 1 done, 0 to retry later, 0 failed" "$(cat "$T/drain.out")"
 settled "writer killed after its claim, drain completed it" "$S" 1

@@ -88,7 +88,7 @@ inject "fsync of new/ fails (EIO)" fsync EIO 2
 inject "fsync of seen/ fails (EIO)" fsync EIO 3
 inject "write of the record fails (ENOSPC)" write ENOSPC 1
 inject "link into seen/ fails (EDQUOT)" linkat EDQUOT 1
-inject "link into new/ fails (ENOSPC)" linkat ENOSPC 2
+inject "the move into new/ (rename) fails (ENOSPC)" renameat ENOSPC 1
 inject "creating the temp file fails (ENOSPC)" openat ENOSPC "$(nth openat 'O_WRONLY[|]O_CREAT[|]O_EXCL')"
 inject "opening the spool's tmp/ fails (EMFILE)" openat EMFILE "$(nth openat 'larkhook-spool/tmp", O_RDONLY[|]O_CLOEXEC[|]O_DIRECTORY')"
 
@@ -131,7 +131,6 @@ crash() {
 	check "killed at $name, delivered again: a duplicate, still once" "200 1" "$(status) $(jobs_of compensation.archive.changed_v1 "$S/larkhook-spool")"
 }
 crash "the claim in seen/" linkat 1 0
-crash "the job link into new/" linkat 2 0
+crash "the move of the job into new/ (rename)" renameat 1 0
 crash "the fsync of new/" fsync 2 0
 crash "the fsync of seen/" fsync 3 0
-crash "the removal of the temp record" unlinkat 1 0
