@@ -244,6 +244,67 @@ legacy_card(const cJSON *vec)
 	lark_event_free(&ev);
 }
 
+/* Feishu's bare {"encrypt":"..."} is read without a tree (lark.c,
+ * bare_encrypt); the same value written any other way takes the full parse.
+ * Both must decide the same: status, reason, challenge, plaintext, type, id. */
+static void
+bare_and_parsed(const cJSON *vec)
+{
+	static const struct {
+		const char *label, *head, *tail;
+		int escape_first;
+	} forms[] = {
+		{ "with spaces", "{ \"encrypt\" : \"", "\" }", 0 },
+		{ "with its first byte escaped", "{\"encrypt\":\"", "\"}", 1 },
+		{ "after another member", "{\"x\":1,\"encrypt\":\"", "\"}", 0 },
+	};
+	static const char *const bad[] = { "AAA", "AAAA", "=AAA", "" };
+	const cJSON *v;
+	char body[8192], sig[65];
+
+	cJSON_ArrayForEach(v, cJSON_GetObjectItem(vec, "vectors")) {
+		const char *name = t_str(v, "name"), *enc = t_str(v, "encrypt");
+		struct lark_event bare, parsed;
+		enum status sb, sp;
+
+		snprintf(body, sizeof body, "{\"encrypt\":\"%s\"}", enc);
+		CHECK(strcmp(body, t_str(v, "raw_body")) == 0, "%s: Feishu's body is the bare form", name);
+		sb = decide(&cfg, t_str(v, "x_lark_signature"), body, strlen(body), 1700000000, &bare);
+		for (size_t f = 0; f < sizeof forms / sizeof *forms; f++) {
+			if (forms[f].escape_first)
+				snprintf(body, sizeof body, "%s\\u%04x%s%s", forms[f].head, (unsigned char)enc[0],
+				         enc + 1, forms[f].tail);
+			else
+				snprintf(body, sizeof body, "%s%s%s", forms[f].head, enc, forms[f].tail);
+			lark_sign(ts, nonce, t_str(vec, "encrypt_key"), body, strlen(body), sig);
+			sp = decide(&cfg, sig, body, strlen(body), 1700000000, &parsed);
+			CHECK(sb == sp && strcmp(bare.reason, parsed.reason) == 0 && bare.challenge == parsed.challenge &&
+			      (!bare.plain) == (!parsed.plain) && (!bare.plain || strcmp(bare.plain, parsed.plain) == 0) &&
+			      (!bare.id) == (!parsed.id) && (!bare.id || strcmp(bare.id, parsed.id) == 0) &&
+			      (!bare.type) == (!parsed.type) && (!bare.type || strcmp(bare.type, parsed.type) == 0),
+			      "%s: the value %s decides as the bare body (%s / %s)", name, forms[f].label, bare.reason,
+			      parsed.reason);
+			lark_event_free(&parsed);
+		}
+		lark_event_free(&bare);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		struct lark_event bare, parsed;
+		enum status sb, sp;
+
+		snprintf(body, sizeof body, "{\"encrypt\":\"%s\"}", bad[i]);
+		lark_sign(ts, nonce, t_str(vec, "encrypt_key"), body, strlen(body), sig);
+		sb = decide(&cfg, sig, body, strlen(body), 1700000000, &bare);
+		snprintf(body, sizeof body, "{\"encrypt\": \"%s\"}", bad[i]);
+		lark_sign(ts, nonce, t_str(vec, "encrypt_key"), body, strlen(body), sig);
+		sp = decide(&cfg, sig, body, strlen(body), 1700000000, &parsed);
+		CHECK(sb == ST_BAD_REQUEST && sb == sp && strcmp(bare.reason, parsed.reason) == 0,
+		      "encrypt \"%s\": 400 \"%s\" bare and parsed alike", bad[i], bare.reason);
+		lark_event_free(&bare);
+		lark_event_free(&parsed);
+	}
+}
+
 int
 main(void)
 {
@@ -262,6 +323,7 @@ main(void)
 	load(&plain_cfg, text);
 
 	vectors(vec);
+	bare_and_parsed(vec);
 	fields(vec);
 	negative(vec);
 	length_extension(vec);
