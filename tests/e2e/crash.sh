@@ -256,10 +256,11 @@ check "writer killed after its claim, drain: one job done" "drain: 1 done, 0 to 
 settled "writer killed after its claim, drain completed it" "$S" 1
 redeliver_dup "writer killed after its claim, completed by drain" "$S"
 settled "writer killed after its claim, completed by drain, then redelivered" "$S" 1
-# killed later (its job is in new/, the record still in tmp/): no second job
+# killed later (the record was moved out of tmp/ as its job into new/):
+# nothing is left to complete, and there is no second job
 new_site claim-late
 check_true "writer killed at the fsync of seen/: it died there, no answer" killed_intake "$S" fsync "$I_FSEEN" "$P_FSEEN"
-check "writer killed at the fsync of seen/: job in new/, record in tmp/" "1 1" "$(in_dir "$S" new) $(count "$S/larkhook-spool" tmp)"
+check "writer killed at the fsync of seen/: job in new/, nothing in tmp/" "1 0" "$(in_dir "$S" new) $(count "$S/larkhook-spool" tmp)"
 drain "$S"
 settled "writer killed at the fsync of seen/, drain completed it" "$S" 1
 redeliver_dup "writer killed at the fsync of seen/, completed by drain" "$S"
