@@ -182,26 +182,18 @@ crypto_aes_impl(void)
 	return use_aesni() ? "aesni" : "portable";
 }
 
-/* AES-256-CBC decryption of n bytes (whole blocks) from in to out. */
+/* AES-256-CBC decryption of n bytes (whole blocks) from in to out. The two
+ * implementations share their types and AES_KEY. */
 static int
 cbc_decrypt(const unsigned char key[32], const unsigned char *in, unsigned char *out,
             size_t n, unsigned char iv[16])
 {
+	int aesni = use_aesni();
 	AES_KEY k;
-	int rc = 0;
+	int rc = (aesni ? aesni_set_decrypt_key : AES_set_decrypt_key)(key, 256, &k) ? -1 : 0;
 
-	if (use_aesni()) {
-		if (aesni_set_decrypt_key(key, 256, &k) != 0)
-			rc = -1;
-		else
-			aesni_cbc_encrypt(in, out, n, &k, iv, AES_DECRYPT);
-		OPENSSL_cleanse(&k, sizeof k);
-		return rc;
-	}
-	if (AES_set_decrypt_key(key, 256, &k) != 0)
-		rc = -1;
-	else
-		AES_cbc_encrypt(in, out, n, &k, iv, AES_DECRYPT);
+	if (rc == 0)
+		(aesni ? aesni_cbc_encrypt : AES_cbc_encrypt)(in, out, n, &k, iv, AES_DECRYPT);
 	OPENSSL_cleanse(&k, sizeof k);
 	return rc;
 }
