@@ -26,6 +26,8 @@ PIDS=()
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.0f %%", 100 * a / b }'; }
 
 for c in cc pkg-config lighttpd wrk valgrind callgrind_annotate node npm curl jq python3 flock setpriv; do
 	command -v "$c" >/dev/null || die "$c is missing (make deps; wrk: apt-get install wrk)"
@@ -321,7 +323,7 @@ ratios=""
 for r in $(seq "$ROUNDS"); do
 	floor_run "floor-fcgi-$r" fastcgi "$W/bin/floor-fcgi"
 	lark_run "lark-fcgi-$r" fastcgi "$SHM"
-	ratios+="$(awk -v a="${RPS[lark-fcgi-$r]}" -v b="${RPS[floor-fcgi-$r]}" 'BEGIN { printf "%.4f", a / b }') $r"$'\n'
+	ratios+="$(ratio "${RPS[lark-fcgi-$r]}" "${RPS[floor-fcgi-$r]}") $r"$'\n'
 done
 MEDIAN=$(sort -n <<<"${ratios%$'\n'}" | awk '{ r[NR] = $2 } END { print r[int((NR + 1) / 2)] }')
 for k in floor-fcgi lark-fcgi; do
@@ -332,7 +334,7 @@ done
 for r in $(seq "$ROUNDS"); do
 	# a repeat in any round voids the target
 	[ "${REP[lark-fcgi-$r]:-0}" -gt "${REP[lark-fcgi]:-0}" ] && REP[lark-fcgi]=${REP[lark-fcgi-$r]}
-	FCGI_ROUNDS+="${FCGI_ROUNDS:+; }round $r: ${RPS[floor-fcgi-$r]} and ${RPS[lark-fcgi-$r]} req/s, $(awk -v a="${RPS[lark-fcgi-$r]}" -v b="${RPS[floor-fcgi-$r]}" 'BEGIN { printf "%.0f %%", 100 * a / b }')"
+	FCGI_ROUNDS+="${FCGI_ROUNDS:+; }round $r: ${RPS[floor-fcgi-$r]} and ${RPS[lark-fcgi-$r]} req/s, $(pct "${RPS[lark-fcgi-$r]}" "${RPS[floor-fcgi-$r]}")"
 done
 mkdir -p "$DISK/fsync"
 chown "$OWNER" "$DISK/fsync"
@@ -555,7 +557,6 @@ done
 # --- report -----------------------------------------------------------------
 say "bench: writing the report"
 body_of() { local b; b=$(cut -d: -f2 <<<"$1"); if [ -n "$b" ]; then echo "body \`$b\`"; else echo "empty body"; fi; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 # met A B OP [NAME]: A OP B; a load run (NAME) that repeated events proves
 # nothing, since a duplicate costs larkhook less than a new event
@@ -565,7 +566,6 @@ met() {
 	elif awk -v a="$1" -v b="$2" "BEGIN { exit !(a + 0 $3 b + 0) }"; then echo "**met**"
 	else echo "**not met**"; fi
 }
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.0f %%", 100 * a / b }'; }
 
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)

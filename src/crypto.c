@@ -69,6 +69,15 @@ b64value(unsigned char c)
 }
 
 int
+crypto_b64_alphabet(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '=' && b64value((unsigned char)s[i]) < 0)
+			return 0;
+	return 1;
+}
+
+int
 crypto_b64decode(const char *in, size_t n, unsigned char **out, size_t *outn)
 {
 	const unsigned char *s = (const unsigned char *)in;

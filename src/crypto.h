@@ -20,6 +20,9 @@ void crypto_hex(const unsigned char *in, size_t n, char *out);
  * a malloc'd buffer the caller frees and 0 is returned; -1 otherwise. */
 int crypto_b64decode(const char *in, size_t n, unsigned char **out, size_t *outn);
 
+/* 1 when every byte of s[0..n) is a base64 digit or '='. */
+int crypto_b64_alphabet(const char *s, size_t n);
+
 /* Padded standard base64 of in[0..n), NUL-terminated, malloc'd: caller frees. */
 char *crypto_b64encode(const unsigned char *in, size_t n);
 

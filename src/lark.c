@@ -115,15 +115,9 @@ bare_encrypt(const char *body, size_t len, const char **b64, size_t *n)
 	static const char head[] = "{\"encrypt\":\"";
 	const size_t h = sizeof head - 1;
 
-	if (len < h + 2 || memcmp(body, head, h) != 0 || memcmp(body + len - 2, "\"}", 2) != 0)
+	if (len < h + 2 || memcmp(body, head, h) != 0 || memcmp(body + len - 2, "\"}", 2) != 0 ||
+	    !crypto_b64_alphabet(body + h, len - h - 2))
 		return 0;
-	for (size_t i = h; i < len - 2; i++) {
-		unsigned char ch = (unsigned char)body[i];
-
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		      ch == '+' || ch == '/' || ch == '='))
-			return 0;
-	}
 	*b64 = body + h;
 	*n = len - h - 2;
 	return 1;

@@ -241,6 +241,10 @@ main(void)
 	free(plain);
 
 	base64();
+	CHECK(crypto_b64_alphabet("AZaz09+/==", 10) && crypto_b64_alphabet("", 0) &&
+	      !crypto_b64_alphabet("AB\"C", 4) && !crypto_b64_alphabet("AB\\C", 4) &&
+	      !crypto_b64_alphabet("AB C", 4) && !crypto_b64_alphabet("AB-_", 4) && !crypto_b64_alphabet("A\xc3", 2),
+	      "base64 alphabet: digits, + / and = only (no quote, backslash, space, URL-safe or high bytes)");
 	padding(key);
 	aes_paths();
 
