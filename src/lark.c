@@ -250,10 +250,9 @@ identify(struct lark_event *ev)
 	return ST_OK;
 }
 
-/* Steps 5-9 on the plaintext. */
+/* Steps 5-8 on the plaintext in ev->plain. */
 static enum status
-inner(const struct config *c, const struct lark_request *rq, time_t now, enum path path,
-      struct lark_event *ev)
+steps5to8(const struct config *c, enum path path, int check_token, struct lark_event *ev)
 {
 	const cJSON *token = NULL;
 	enum status st;
@@ -261,17 +260,53 @@ inner(const struct config *c, const struct lark_request *rq, time_t now, enum pa
 	if ((st = classify(ev, path, &token)) != ST_OK)
 		return st;
 	/* the token is checked on every request, signed or not */
-	if (!cJSON_IsString(token) ||
-	    !crypto_equal(token->valuestring, strlen(token->valuestring), c->token, strlen(c->token)))
+	if (check_token && (!cJSON_IsString(token) ||
+	    !crypto_equal(token->valuestring, strlen(token->valuestring), c->token, strlen(c->token))))
 		return fail(ev, ST_UNAUTHORIZED, "verification token mismatch");
 	if (!ev->schema)
 		return challenge(ev->root, path, ev);
 	if (path == PATH_UNSIGNED)
 		return fail(ev, ST_UNAUTHORIZED, "unsigned event");
-	if ((st = identify(ev)) != ST_OK)
+	return identify(ev);
+}
+
+/* Steps 5-9 on the plaintext. */
+static enum status
+inner(const struct config *c, const struct lark_request *rq, time_t now, enum path path,
+      struct lark_event *ev)
+{
+	enum status st;
+
+	if ((st = steps5to8(c, path, 1, ev)) != ST_OK || ev->challenge)
 		return st;
 	if (fresh(c, rq, now, ev) != ST_OK)
 		return ST_UNAUTHORIZED;
+	return fail(ev, ST_OK, "event accepted");
+}
+
+/* ev->plain = a NUL-terminated copy of json[0..len). */
+static enum status
+copy_plain(const char *json, size_t len, struct lark_event *ev)
+{
+	if (!(ev->plain = malloc(len + 1)))
+		return fail(ev, ST_SERVER_ERROR, "out of memory");
+	memcpy(ev->plain, json, len);
+	ev->plain[len] = '\0';
+	ev->plain_len = len;
+	return ST_OK;
+}
+
+enum status
+lark_classify_plain(const struct config *c, const char *json, size_t len, int check_token,
+                    struct lark_event *ev)
+{
+	enum status st;
+
+	memset(ev, 0, sizeof *ev);
+	if ((st = copy_plain(json, len, ev)) != ST_OK)
+		return st;
+	if ((st = steps5to8(c, PATH_PLAIN, check_token, ev)) != ST_OK || ev->challenge)
+		return st;
 	return fail(ev, ST_OK, "event accepted");
 }
 
@@ -282,11 +317,8 @@ lark_plain_event(const char *json, size_t len, struct lark_event *ev)
 	enum status st;
 
 	memset(ev, 0, sizeof *ev);
-	if (!(ev->plain = malloc(len + 1)))
-		return fail(ev, ST_SERVER_ERROR, "out of memory");
-	memcpy(ev->plain, json, len);
-	ev->plain[len] = '\0';
-	ev->plain_len = len;
+	if ((st = copy_plain(json, len, ev)) != ST_OK)
+		return st;
 	if ((st = classify(ev, PATH_PLAIN, &token)) != ST_OK)
 		return st;
 	if (!ev->schema)
@@ -324,14 +356,8 @@ lark_decide(const struct config *c, const struct lark_request *rq, time_t now,
 		st = decrypt_member(c, outer, path, ev);
 	else if (cJSON_GetObjectItemCaseSensitive(outer, "encrypt"))
 		st = fail(ev, ST_SERVER_ERROR, "encrypted body but no encrypt_key configured");
-	else if (!(ev->plain = malloc(rq->body_len + 1)))
-		st = fail(ev, ST_SERVER_ERROR, "out of memory");
-	else {
-		memcpy(ev->plain, rq->body, rq->body_len);
-		ev->plain[rq->body_len] = '\0';
-		ev->plain_len = rq->body_len;
-		st = ST_OK;
-	}
+	else
+		st = copy_plain(rq->body, rq->body_len, ev);
 	cJSON_Delete(outer);
 	if (st != ST_OK)
 		return st;

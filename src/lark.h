@@ -45,6 +45,13 @@ enum status lark_decide(const struct config *c, const struct lark_request *rq,
  * filled as by lark_decide, else ST_BAD_REQUEST with ev->reason. Pure. */
 enum status lark_plain_event(const char *json, size_t len, struct lark_event *ev);
 
+/* Steps 5-8 on an event that arrived as plaintext over an authenticated
+ * channel (the long connection): classify, the Verification Token when
+ * check_token, the challenge, the identity; no envelope, signature or
+ * replay window. json[0..len) is copied. Results as lark_decide. Pure. */
+enum status lark_classify_plain(const struct config *c, const char *json, size_t len,
+                                int check_token, struct lark_event *ev);
+
 /* Release what ev owns. */
 void lark_event_free(struct lark_event *ev);
 

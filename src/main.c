@@ -12,11 +12,9 @@
 #include "cmd.h"
 #include "config.h"
 #include "crypto.h"
-#include "hook.h"
+#include "intake.h"
 #include "lark.h"
 #include "log.h"
-#include "runner.h"
-#include "spool.h"
 #include "transport.h"
 
 #ifndef SYSCONFDIR
@@ -55,10 +53,8 @@ find_config(const char *opt, char *buf, size_t n)
 
 /* What a serving process keeps from one request to the next. */
 struct server {
-	const struct config *c;		/* NULL when the config was refused */
 	const char *refusal;		/* why every request gets 500, or NULL */
-	struct spool spool;		/* its directories stay open */
-	int runner_lock;		/* see runner_kick */
+	struct intake in;		/* in.c is NULL when the config was refused */
 };
 
 /* body: the 200 body when it is not {"msg":"success"} (a challenge or a
@@ -100,63 +96,10 @@ answer(struct transport *t, enum status st, const char *body)
 	tr_respond(t, &r);
 }
 
-/* Step 13: a reply hook answers inside the request; *body is its answer. */
-static enum status
-reply(const struct config *c, const struct hook *h, const struct lark_event *ev, char **body,
-      const char **reason)
-{
-	struct hook_meta m = {
-		.type = ev->type, .id = ev->id, .schema = ev->schema, .time = ev->time,
-		.app_id = ev->app_id, .tenant_key = ev->tenant_key,
-		.json = ev->plain, .json_len = ev->plain_len,
-	};
-
-	return hook_reply(c, h, &m, hook_home(), body, reason);
-}
-
-/* Steps 10-12 for a genuine event: route, deduplicate and spool, then start
- * the runner, before the answer: a web server may kill the CGI the moment
- * its response is complete. */
-static enum status
-accept_event(struct server *sv, struct lark_event *ev, char **body, const char **reason)
-{
-	const struct config *c = sv->c;
-	const struct hook *h = cfg_route(c, ev->type);
-	struct spool_record r = {
-		.id = ev->id, .type = ev->type, .schema = ev->schema, .time = ev->time,
-		.app_id = ev->app_id, .tenant_key = ev->tenant_key,
-		.json = ev->plain, .json_len = ev->plain_len, .received = time(NULL), .jobs = 1,
-	};
-	enum status st;
-	int dup;
-
-	if (!h) {
-		*reason = "no hook for this event type";
-		return ST_OK;
-	}
-	if (h->reply)
-		return reply(c, h, ev, body, reason);
-	if (h->each) {
-		r.each = h->each;
-		r.jobs = lark_each_count(ev->root, h->each);
-		if (r.jobs < 0)
-			r.jobs = 0;
-		if (r.jobs > SPOOL_MAX_JOBS) {
-			*reason = "each array has more elements than one event may make jobs";
-			return ST_BAD_REQUEST;
-		}
-	}
-	st = spool_store(&sv->spool, &r, &dup, reason);
-	/* a duplicate kicks too: retries that came due wait for a request */
-	if (st == ST_OK)
-		runner_kick(c, &sv->runner_lock);
-	return st;
-}
-
 static void
 handle(struct server *sv, struct transport *t, struct request *rq)
 {
-	const struct config *c = sv->c;
+	const struct config *c = sv->in.c;
 	struct lark_request lr;
 	struct lark_event ev = { 0 };
 	const char *reason = NULL;
@@ -180,7 +123,7 @@ handle(struct server *sv, struct transport *t, struct request *rq)
 	st = lark_decide(c, &lr, time(NULL), &ev);
 	reason = ev.reason;
 	if (st == ST_OK && !ev.challenge)
-		st = accept_event(sv, &ev, &body, &reason);
+		st = intake_event(&sv->in, &ev, &body, &reason);
 out:
 	/* log first: lighttpd sends SIGTERM to a CGI once its response is
 	 * complete, so nothing may come after the answer */
@@ -193,7 +136,7 @@ out:
 static int
 serve(int fastcgi, const char *file)
 {
-	struct server sv = { NULL, NULL, SPOOL_INIT(NULL), -1 };
+	struct server sv = { NULL, { NULL, SPOOL_INIT(NULL), -1 } };
 	struct config cfg;
 	struct transport *t;
 	struct request rq;
@@ -204,8 +147,8 @@ serve(int fastcgi, const char *file)
 		log_msg("%s", err);
 		sv.refusal = "larkhook is misconfigured: see the config error above";
 	} else {
-		sv.c = &cfg;
-		sv.spool.path = cfg.spool;
+		sv.in.c = &cfg;
+		sv.in.spool.path = cfg.spool;
 		log_open(cfg.log);
 		if (geteuid() == 0 && !cfg.allow_root) {
 			sv.refusal = "refusing to run as root (hooks would run as root); set allow_root = yes to override";
@@ -221,10 +164,10 @@ serve(int fastcgi, const char *file)
 		tr_finish(t, &rq);
 	}
 	tr_close(t);
-	spool_close(&sv.spool);
-	if (sv.runner_lock >= 0)
-		close(sv.runner_lock);
-	if (sv.c)
+	spool_close(&sv.in.spool);
+	if (sv.in.runner_lock >= 0)
+		close(sv.in.runner_lock);
+	if (sv.in.c)
 		cfg_free(&cfg);
 	return 0;
 }

@@ -213,6 +213,35 @@ token_only(const cJSON *vec)
 	lark_event_free(&ev);
 }
 
+/* The long connection's events arrive as plaintext: steps 5-8 without the
+ * envelope, signature or window; the token only when asked. */
+static void
+classify_plain(const cJSON *vec)
+{
+	const cJSON *v = t_vector(vec, "comp");
+	const char *pt = t_str(v, "plaintext");
+	const char *forged = "{\"schema\":\"2.0\",\"header\":{\"event_id\":\"e1\",\"event_type\":\"t.x\","
+	                     "\"token\":\"wrong\"},\"event\":{}}";
+	const char *noid = "{\"header\":{\"event_type\":\"t\"},\"event\":{}}";
+	struct lark_event ev;
+
+	CHECK(lark_classify_plain(&cfg, pt, strlen(pt), 1, &ev) == ST_OK && !ev.challenge && ev.id &&
+	      strcmp(ev.id, "f7984f25108f8137722bb63cee927e66") == 0 && strcmp(ev.plain, pt) == 0,
+	      "classify_plain: the plaintext event accepted, id found, kept as received");
+	lark_event_free(&ev);
+	CHECK(lark_classify_plain(&cfg, forged, strlen(forged), 1, &ev) == ST_UNAUTHORIZED,
+	      "classify_plain: a wrong token is 401 when checked");
+	lark_event_free(&ev);
+	CHECK(lark_classify_plain(&cfg, forged, strlen(forged), 0, &ev) == ST_OK && strcmp(ev.type, "t.x") == 0,
+	      "classify_plain: the token is not looked at when not asked");
+	lark_event_free(&ev);
+	CHECK(lark_classify_plain(&cfg, "{\"a\":1}", 7, 0, &ev) == ST_BAD_REQUEST,
+	      "classify_plain: neither event nor challenge is 400 (%s)", ev.reason);
+	lark_event_free(&ev);
+	CHECK(lark_classify_plain(&cfg, noid, strlen(noid), 0, &ev) == ST_BAD_REQUEST, "classify_plain: an event without id is 400 (%s)", ev.reason);
+	lark_event_free(&ev);
+}
+
 /* Legacy card callbacks are signed with SHA-1 over the Verification Token;
  * larkhook does not accept them (SPEC covers the schema 2.0 card callback).
  * The vector is checked here so the scheme is known, then refused. */
@@ -330,6 +359,7 @@ main(void)
 	window(vec);
 	token_only(vec);
 	legacy_card(vec);
+	classify_plain(vec);
 	cfg_free(&cfg);
 	cfg_free(&window_cfg);
 	cfg_free(&plain_cfg);
