@@ -73,7 +73,7 @@ FUZZ_TIME ?= 60
 fuzz:
 	@FUZZ_TIME=$(FUZZ_TIME) sh tools/fuzz.sh
 
-# Speed side by side with floors and the Node SDK (SPEC section 9); not a test.
+# Speed side by side with floors and the Node SDK (doc/8-performance.md); not a test.
 bench: all
 	@sh tools/bench.sh
 

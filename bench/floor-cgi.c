@@ -1,4 +1,4 @@
-/* floor-cgi.c: the CGI floor of make bench (SPEC section 9). The least a
+/* floor-cgi.c: the CGI floor of make bench (doc/8-performance.md). The least a
  * CGI that accepts an event can do: read the announced body, answer 200
  * with the same short JSON larkhook sends. Dynamically linked against libc
  * only, built with the Makefile's -O2, as an "empty C CGI". */

@@ -1,4 +1,4 @@
-/* floor-fcgi.c: the FastCGI floors of make bench (SPEC section 9). An
+/* floor-fcgi.c: the FastCGI floors of make bench (doc/8-performance.md). An
  * empty libfcgi responder: read the whole body, answer 200 with the same
  * short JSON larkhook sends. Given a directory as its one argument it is
  * the on-disk floor instead: each body goes to a new file there, written

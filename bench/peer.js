@@ -1,4 +1,4 @@
-// peer.js: the peer larkhook is compared with by make bench (SPEC section 9):
+// peer.js: the peer larkhook is compared with by make bench (doc/8-performance.md):
 // the official Lark / Feishu Node SDK's own event server, as its README shows
 // it (adaptDefault on node's http module), on 127.0.0.1:$PEER_PORT, with the
 // same Encrypt Key and Verification Token. The handler does nothing: the SDK

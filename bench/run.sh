@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/run.sh: make bench (SPEC section 9). Measures larkhook on 127.0.0.1
+# bench/run.sh: make bench (doc/8-performance.md). Measures larkhook on 127.0.0.1
 # next to floors built here (an empty C CGI, an empty libfcgi responder, one
 # that fsyncs one write per request) and the official Node SDK's server, and
 # prints every figure as a ratio to its floor. Never fails on a number: a
@@ -13,8 +13,7 @@
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=$ROOT/build/bench
-VEC=$ROOT/../shared/vectors/lark-vectors.json
-[ -r "$VEC" ] || VEC=$ROOT/tests/data/lark-vectors.json
+VEC=$ROOT/tests/data/lark-vectors.json
 TIME=${BENCH_TIME:-10}
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNS:-16}
@@ -142,7 +141,7 @@ free_port() {
 
 # --- events -----------------------------------------------------------------
 # Distinct compensation events, each encrypted and signed as Feishu does
-# (PROTOCOL.md), by node's crypto, not larkhook's code. One line each:
+# (doc/7-feishu.md §7.2, §7.3), by node's crypto, not larkhook's code. One line each:
 # timestamp, nonce, signature, body. events.tsv feeds the load runs,
 # extra.tsv the single requests (never in a load run: no duplicate).
 gen() {
@@ -599,7 +598,7 @@ cgrow() {	# cgrow CASE LABEL
 	echo "# make bench: results"
 	echo
 	echo "Written by \`make bench\` (tools/bench.sh, bench/run.sh) on $(date -u '+%Y-%m-%d %H:%M UTC')."
-	echo "Every figure of SPEC section 9 is a ratio to a floor or peer measured in this same run."
+	echo "Every figure of doc/8-performance.md is a ratio to a floor or peer measured in this same run."
 	echo
 	echo "## Machine"
 	echo
@@ -611,7 +610,7 @@ cgrow() {	# cgrow CASE LABEL
 	echo "- load average (1, 5, 15 min) before the run: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews absolute figures; ratios of back-to-back runs less so)"
 	echo "- spools: tmpfs ($(df -T "$SHM" | awk 'NR == 2 { print $2 }') under /dev/shm) and disk ($(df -T "$DISK" | awk 'NR == 2 { print $2 }') under /var/tmp); runner held off by holding spool/runner.lock except in the hook runs"
 	echo
-	echo "## SPEC section 9 targets"
+	echo "## Targets (doc/8-performance.md §8.6)"
 	echo
 	echo "| target | measured | met? |"
 	echo "|---|---|---|"
@@ -632,7 +631,7 @@ cgrow() {	# cgrow CASE LABEL
 	echo "| >= 1.5x the req/s of the official Node SDK's server (FastCGI, tmpfs) | $(ratio "${RPS[lark-fcgi]}" "${RPS[peer]}")x (${RPS[lark-fcgi]} vs ${RPS[peer]} req/s) | $(met "${RPS[lark-fcgi]}" "$(awk -v f="${RPS[peer]}" 'BEGIN { print 1.5 * f }')" '>=' lark-fcgi) |"
 	case "${HL[fastcgi]:-} ${HL[cgi]:-}" in *-*)
 		echo
-		echo "A negative hook latency means the hook started before the 200 reached the client: the runner is started before the answer is written (SPEC section 2, step 12)." ;;
+		echo "A negative hook latency means the hook started before the 200 reached the client: the runner is started before the answer is written (doc/1-flow.md §1.2, step 12)." ;;
 	esac
 	echo
 	echo "## Under load (lighttpd, shipped configs; larkhook runs as \`www-data\`)"

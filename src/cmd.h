@@ -1,4 +1,4 @@
-/* cmd.h: the command line (SPEC section 7) */
+/* cmd.h: the command line (doc/2-config.md §2.6) */
 #ifndef CMD_H
 #define CMD_H
 

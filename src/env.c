@@ -1,4 +1,4 @@
-/* env.c: a hook's environment under the caps of SPEC section 5 */
+/* env.c: a hook's environment under the caps of doc/3-hooks.md §3.4 */
 #include <stdlib.h>
 #include <string.h>
 

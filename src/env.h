@@ -1,5 +1,5 @@
-/* env.h: a hook's environment, built from nothing under the caps of SPEC
- * section 5; pure */
+/* env.h: a hook's environment, built from nothing under the caps of
+ * doc/3-hooks.md §3.4; pure */
 #ifndef ENV_H
 #define ENV_H
 

@@ -1,5 +1,5 @@
-/* flatten.h: event JSON → LARK_EVENT_… / LARK_ITEM_… variables (SPEC
- * section 5); pure */
+/* flatten.h: event JSON → LARK_EVENT_… / LARK_ITEM_… variables (doc/3-hooks.md
+ * §3.3); pure */
 #ifndef FLATTEN_H
 #define FLATTEN_H
 

@@ -1,4 +1,4 @@
-/* hook.h: what a hook receives (SPEC section 5) and how it runs: /bin/sh -c
+/* hook.h: what a hook receives (doc/3-hooks.md) and how it runs: /bin/sh -c
  * in its own session, output captured and always drained, a deadline on
  * the whole process group */
 #ifndef HOOK_H

@@ -1,4 +1,4 @@
-/* json.h: strict JSON (SPEC section 8) around cJSON */
+/* json.h: strict JSON (doc/6-hostile.md §6.1) around cJSON */
 #ifndef JSON_H
 #define JSON_H
 

@@ -34,7 +34,7 @@ struct lark_event {
 	cJSON *root;		/* plain, parsed, owned */
 };
 
-/* Run steps 3-9 of SPEC section 2 on rq at time now. Returns the status;
+/* Run steps 3-9 of doc/1-flow.md §1.2 on rq at time now. Returns the status;
  * on ST_OK ev says whether it is a challenge or an event and holds its
  * fields. ev->reason is always set. Free ev with lark_event_free. Pure. */
 enum status lark_decide(const struct config *c, const struct lark_request *rq,

@@ -1,5 +1,5 @@
 /* runner.h: claim due jobs, run their hooks (at most concurrency at once),
- * settle each as done, retried later or failed (SPEC section 6) */
+ * settle each as done, retried later or failed (doc/4-spool.md §4.5) */
 #ifndef RUNNER_H
 #define RUNNER_H
 

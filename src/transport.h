@@ -35,7 +35,7 @@ void tr_close(struct transport *t);
 /* Wait for the next request. 1 when there is one, 0 when serving is over. */
 int tr_accept(struct transport *t, struct request *rq);
 
-/* Read the body per SPEC section 2 step 2 into rq: at most max_body bytes,
+/* Read the body per doc/1-flow.md §1.2 step 2 into rq: at most max_body bytes,
  * within timeout seconds. The announced body is always consumed (or the
  * deadline passes). ST_OK, or the status to answer with *reason set. */
 enum status tr_read_body(struct transport *t, struct request *rq, size_t max_body,

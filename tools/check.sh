@@ -1,7 +1,6 @@
 #!/bin/sh
 # check.sh: make check, in copies of the tree under build/check (the normal
-# build is left alone; ../shared is linked beside the copies so the suites
-# find the shared vectors as they do here).
+# build is left alone).
 #  (a) the whole test suite (tests/run.sh) on a build with ASan and UBSan
 #      (clang, -fno-sanitize-recover=all). tools/asan-defaults.c is linked
 #      in so every larkhook process, even a CGI that a web server starts
@@ -66,9 +65,6 @@ symbolize() {
 rm -rf "$B"
 mkdir -p "$B/reports"
 chmod 1777 "$B/reports"	# the suites run larkhook as www-data
-if [ -d "$ROOT/../shared" ]; then
-	ln -s "$(cd "$ROOT/../shared" && pwd)" "$B/shared"
-fi
 if ! copy "$B/asan" || ! copy "$B/plain"; then
 	echo "check: cannot copy the tree to $B"
 	exit 1

@@ -103,7 +103,7 @@ echo "Queue (larkhook status):"
 "$T/bin/larkhook" -c "$T/site/larkhook.conf" status 2>&1 | sed 's/^/    /'
 echo
 echo "Webhook URL: $URL"
-echo "Send more: write an event's plaintext JSON (see PROTOCOL.md), then"
+echo "Send more: write an event's plaintext JSON (such as examples/compensation.json), then"
 echo "  $T/bin/larkhook -c $T/site/larkhook.conf forge -u $URL event.json | sh"
 echo "forge prints the curl line Feishu's request amounts to; for the salary event:"
 "$T/bin/larkhook" -c "$T/site/larkhook.conf" forge -u "$URL" "$T/comp.json" 2>/dev/null | sed 's/^/  /'

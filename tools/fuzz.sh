@@ -17,8 +17,7 @@ TIME=${FUZZ_TIME:-60}
 TARGETS=${FUZZ_TARGETS:-json decide decrypt flatten config}
 CC=${FUZZ_CC:-clang}
 CORE="config crypto env flatten hook io json lark log queue runner spool"
-VEC=$ROOT/../shared/vectors/lark-vectors.json
-[ -r "$VEC" ] || VEC=$ROOT/tests/data/lark-vectors.json
+VEC=$ROOT/tests/data/lark-vectors.json
 
 for tool in "$CC" jq pkg-config; do
 	if ! command -v "$tool" >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
 #!/bin/bash
 # cgi.sh: larkhook as a CGI, driven through its environment and stdin:
-# every status of SPEC section 3, the seed events, dedupe, the uniform 401.
+# every status of doc/1-flow.md §1.3, the seed events, dedupe, the uniform 401.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 

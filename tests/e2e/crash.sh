@@ -1,5 +1,5 @@
 #!/bin/bash
-# crash.sh: crash safety of the whole path (SPEC sections 5 and 6). kill -9 is
+# crash.sh: crash safety of the whole path (doc/5-guarantees.md §5.3, §5.6). kill -9 is
 # injected with strace at each step of intake and at each step of a runner's
 # handling of a job; after the repair (Feishu's redelivery, the next runner,
 # `larkhook drain`) the event's hook has run exactly once, or twice where the

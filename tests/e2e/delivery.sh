@@ -1,5 +1,5 @@
 #!/bin/bash
-# delivery.sh: what the runner promises (SPEC sections 5 and 6), driven
+# delivery.sh: what the runner promises (doc/3-hooks.md, doc/4-spool.md), driven
 # through the real binary as a CGI and with `larkhook drain`: each event
 # runs once, in arrival order, `concurrency` at a time; retries, failed/,
 # status and retry; timeouts kill the hook's group; a crashed runner's job

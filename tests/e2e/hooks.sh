@@ -1,5 +1,5 @@
 #!/bin/bash
-# hooks.sh: what a hook receives (SPEC sections 5 and 8), end to end: the
+# hooks.sh: what a hook receives (doc/3-hooks.md, doc/6-hostile.md), end to end: the
 # real binary as a CGI (and as FastCGI for descriptors) runs hooks that dump
 # their environment, standard input, event file and descriptors into the
 # site directory; the suite compares those dumps with the spec.
@@ -55,7 +55,7 @@ golden() {
 	local label=$1 dump=$2 sp=$3 index=$4 id want exp v; shift 4
 	if [ ! -s "$dump" ]; then fail "$label: the hook ran and dumped its environment"; return; fi
 	exp=$( { printf '%s\n' "${@%%=*}" LARK_JSON_FILE; echo "$SH_ADDS"; } | LC_ALL=C sort)
-	check "$label: exactly the variables of SPEC 5" "$(echo "$exp" | tr '\n' ' ')" \
+	check "$label: exactly the variables of doc/3-hooks.md" "$(echo "$exp" | tr '\n' ' ')" \
 		"$(names "$dump" | tr '\n' ' ')"
 	for want in "$@"; do
 		v=$(envval "$dump" "${want%%=*}") || v="(unset)"

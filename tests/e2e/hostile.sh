@@ -1,6 +1,6 @@
 #!/bin/bash
-# hostile.sh: larkhook under hostile input (SPEC section 8, with the
-# statuses of sections 2 and 3 and the hook environment of section 5).
+# hostile.sh: larkhook under hostile input (doc/6-hostile.md, with the
+# statuses of doc/1-flow.md §1.2-1.3 and the hook environment of doc/3-hooks.md).
 # larkhook runs as a CGI; every case gets a site of its own and asserts, as
 # one test: the exact status (the whole response for 401s: every 401 is the
 # same bytes), how many jobs were spooled and how many hook runs happened

@@ -3,8 +3,7 @@
 # Every suite prints "ok - NAME" or "FAIL - NAME: why" per assertion.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-VEC=$ROOT/../shared/vectors/lark-vectors.json
-[ -r "$VEC" ] || VEC=$ROOT/tests/data/lark-vectors.json
+VEC=$ROOT/tests/data/lark-vectors.json
 KEY=$(jq -r .encrypt_key "$VEC")
 TOKEN=$(jq -r .verification_token "$VEC")
 TS=$(jq -r .timestamp "$VEC")

@@ -1,5 +1,5 @@
 /* t.h: the unit-test harness: CHECK prints "ok - …" or "FAIL - …" and
- * tests/run.sh totals them. Also loads the shared test vectors. */
+ * tests/run.sh totals them. Also loads the test vectors of tests/data. */
 #ifndef T_H
 #define T_H
 
@@ -24,40 +24,32 @@ t_done(void)
 	return t_failed ? 1 : 0;
 }
 
-/* The vectors of ../shared (beside the repository) or the copy in
- * tests/data. Exits when neither can be read: a test without its data must
- * not pass. The caller frees with cJSON_Delete. */
+/* The project's test vectors, tests/data/lark-vectors.json (where each
+ * came from: tests/data/README.md), read from the top of the tree as
+ * tests/run.sh runs the units. Exits when it cannot be read: a test
+ * without its data must not pass. The caller frees with cJSON_Delete. */
 static inline cJSON *
 t_vectors(void)
 {
-	const char *paths[] = { getenv("VECTORS"), "../shared/vectors/lark-vectors.json",
-	                        "tests/data/lark-vectors.json" };
-	for (size_t i = 0; i < 3; i++) {
-		FILE *f = paths[i] ? fopen(paths[i], "rb") : NULL;
-		char *buf;
-		long n;
-		cJSON *root;
+	static const char path[] = "tests/data/lark-vectors.json";
+	FILE *f = fopen(path, "rb");
+	cJSON *root = NULL;
+	char *buf = NULL;
+	long n;
 
-		if (!f)
-			continue;
-		fseek(f, 0, SEEK_END);
-		n = ftell(f);
-		rewind(f);
-		buf = malloc((size_t)n + 1);
-		if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			fclose(f);
-			free(buf);
-			continue;
-		}
+	if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
 		buf[n] = '\0';
-		fclose(f);
 		root = cJSON_Parse(buf);
-		free(buf);
-		if (root)
-			return root;
 	}
-	printf("FAIL - cannot read lark-vectors.json\n");
-	exit(1);
+	if (f)
+		fclose(f);
+	free(buf);
+	if (!root) {
+		printf("FAIL - cannot read %s (run the tests from the top of the tree)\n", path);
+		exit(1);
+	}
+	return root;
 }
 
 /* A string member of obj; exits when missing (test data is wrong). */

@@ -1,4 +1,4 @@
-/* test_config.c: larkhook.conf (SPEC section 4): cfg_parse on text in
+/* test_config.c: larkhook.conf (doc/2-config.md): cfg_parse on text in
  * memory, cfg_load on files in a private temporary directory, cfg_route */
 #include <errno.h>
 #include <limits.h>
@@ -144,7 +144,7 @@ test_sample(void)
 	char *crlf = malloc(2 * sizeof sample);
 	size_t n = 0;
 
-	CHECK(parse(sample, &c) == 0, "the sample config of SPEC section 4 parses%s%s", *err ? ": " : "", err);
+	CHECK(parse(sample, &c) == 0, "the sample config of doc/2-config.md parses%s%s", *err ? ": " : "", err);
 	check_sample(&c, "sample");
 	cfg_free(&c);
 

@@ -1,4 +1,4 @@
-/* test_flatten.c: a hook's environment (SPEC section 5): golden
+/* test_flatten.c: a hook's environment (doc/3-hooks.md): golden
  * environments of the shared vectors through hook_env, the naming of
  * flattened fields, collisions, hostile keys, the caps, each = and the
  * env helpers. All pure: the config is parsed from text in memory. */

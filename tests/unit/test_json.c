@@ -1,4 +1,4 @@
-/* test_json.c: the strict JSON rules of SPEC section 8 (json_check,
+/* test_json.c: the strict JSON rules of doc/6-hostile.md §6.1 (json_check,
  * json_parse, json_string). Every input is copied into a buffer of exactly
  * its length, without a NUL terminator, so an over-read is a real bug (and
  * visible under ASan/valgrind). */

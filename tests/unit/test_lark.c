@@ -243,7 +243,7 @@ classify_plain(const cJSON *vec)
 }
 
 /* Legacy card callbacks are signed with SHA-1 over the Verification Token;
- * larkhook does not accept them (SPEC covers the schema 2.0 card callback).
+ * larkhook does not accept them (doc/7-feishu.md §7.7: only the schema 2.0 card callback is taken).
  * The vector is checked here so the scheme is known, then refused. */
 static void
 legacy_card(const cJSON *vec)
