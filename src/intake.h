@@ -1,6 +1,6 @@
-/* intake.h: accept one genuine event (SPEC steps 10-13 as doc/1-flow.md
- * numbers them): route, each count, dedupe + durable store, runner kick,
- * reply hooks. Called by the webhook path and by the long connection. */
+/* intake.h: accept one genuine event (steps 10-13 of doc/1-flow.md §1.2:
+ * route, each count, dedupe + durable store, runner kick,
+ * reply hooks). Called by the webhook path and by the long connection. */
 #ifndef INTAKE_H
 #define INTAKE_H
 
