@@ -2,8 +2,8 @@
 // openapi-emu.js BASE: run by openapi-emu.sh against the OpenAPI emulator
 // (tests/emu/openapi.js) listening at BASE. The official Node SDK
 // (@larksuiteoapi/node-sdk, tests/node/package.json) is pointed at it through
-// its `domain` option and does what larkhook's `token` and `api` will do
-// (doc/9-openapi.md): mint a tenant token, query an archive and review data,
+// its `domain` option and does what larkhook's `token` and `api` commands
+// do: mint a tenant token, query an archive and review data,
 // page, meet 99991663 / 429 / 5xx / bad credentials, and the store-app flow
 // (app_ticket pushed to its own EventDispatcher, app and tenant tokens per
 // tenant). The emulator is checked by an independent client before larkhook
@@ -155,7 +155,7 @@ async function tokenFaults() {
 	r = await settle(archiveQuery(c));
 	const s = await state();
 	// The SDK keeps its cached token until its own expiry: it does not re-mint
-	// on 99991663 (larkhook must, doc/9-openapi.md).
+	// on 99991663 (larkhook's api command must).
 	console.log(`# note: node-sdk 1.74.0 after 99991663: ${r.res ? 'recovered' : 'still failing'}, ` +
 		`${s.counters.tenant_token_requests} token requests`);
 	const fresh = client();

@@ -1,8 +1,7 @@
 #!/bin/bash
 # openapi-emu.sh: the OpenAPI emulator (tests/emu/openapi.js) checked by an
 # independent client, the official Node SDK pinned in tests/node/package.json,
-# before larkhook's `token` and `api` (doc/9-openapi.md) are tested against
-# it. The checks themselves are in openapi-emu.js.
+# before larkhook's `token` and `api` commands are tested against it. The checks themselves are in openapi-emu.js.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=../emu/lib.sh

@@ -2,10 +2,11 @@
 'use strict';
 /*
  * openapi.js: a local emulator of the Feishu / Lark OpenAPI, for the tests of
- * `larkhook token` and `larkhook api` (doc/9-openapi.md) and for `make demo`.
- * Node's standard library only. The Feishu facts it follows are in
- * doc/7-feishu.md ("OpenAPI access"); it is checked against the official Node
- * SDK by tests/e2e/openapi-emu.sh before larkhook is tested against it.
+ * `larkhook token` and `larkhook api` and for `make demo`. Node's standard
+ * library only. The Feishu facts it follows are those the token and api
+ * commands are documented with (doc/7-feishu.md §7.9); it is checked against
+ * the official Node SDK by tests/e2e/openapi-emu.sh before larkhook is
+ * tested against it.
  *
  * START
  *   node tests/emu/openapi.js [--port N] [--app-id ID] [--app-secret S]
