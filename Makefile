@@ -35,12 +35,12 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(PKG_CFLAGS) \
 	-DSYSCONFDIR='"$(SYSCONFDIR)"' -DVERSION='"$(VERSION)"' $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 
-CORE = src/config.o src/crypto.o src/env.o src/flatten.o src/hook.o src/intake.o src/io.o \
-	src/json.o src/lark.o src/log.o src/queue.o src/runner.o src/spool.o
+CORE = src/config.o src/crypto.o src/env.o src/flatten.o src/frame.o src/hook.o src/intake.o \
+	src/io.o src/json.o src/lark.o src/log.o src/queue.o src/runner.o src/spool.o src/ws.o
 OBJS = $(CORE) src/transport.o src/cmd.o src/main.o
 UNITS = tests/unit/test_crypto tests/unit/test_json tests/unit/test_config \
 	tests/unit/test_lark tests/unit/test_log tests/unit/test_spool tests/unit/test_flatten \
-	tests/unit/test_queue
+	tests/unit/test_queue tests/unit/test_frame tests/unit/test_ws
 
 all: larkhook
 

@@ -36,6 +36,12 @@ crypto_sha256(const struct bytes *parts, int n, unsigned char out[32])
 	return ok ? 0 : -1;
 }
 
+int
+crypto_sha1(const void *in, size_t n, unsigned char out[20])
+{
+	return SHA1(in, n, out) ? 0 : -1;
+}
+
 void
 crypto_hex(const unsigned char *in, size_t n, char *out)
 {

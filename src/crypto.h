@@ -13,6 +13,11 @@ struct bytes {
 /* SHA-256 of the concatenation of n parts into out. 0 on success. */
 int crypto_sha256(const struct bytes *parts, int n, unsigned char out[32]);
 
+/* SHA-1 of in[0..n) into out, for the WebSocket handshake's
+ * Sec-WebSocket-Accept (RFC 6455 fixes the hash; no secret is involved).
+ * 0 on success. */
+int crypto_sha1(const void *in, size_t n, unsigned char out[20]);
+
 /* Lowercase hex of in[0..n) into out, which holds 2n + 1 bytes. */
 void crypto_hex(const unsigned char *in, size_t n, char *out);
 

@@ -14,9 +14,9 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 OUT=$ROOT/build/fuzz
 TIME=${FUZZ_TIME:-60}
-TARGETS=${FUZZ_TARGETS:-json decide decrypt flatten config}
+TARGETS=${FUZZ_TARGETS:-json decide decrypt flatten config frame ws}
 CC=${FUZZ_CC:-clang}
-CORE="config crypto env flatten hook io json lark log queue runner spool"
+CORE="config crypto env flatten frame hook io json lark log queue runner spool ws"
 VEC=$ROOT/tests/data/lark-vectors.json
 
 for tool in "$CC" jq pkg-config; do
@@ -151,6 +151,24 @@ for t in $TARGETS; do
 			on { sub(/^    /, ""); print }' README.md | seed config readme
 		printf 'verification_token = %s\nencrypt_key = %s\nlog = /tmp/x.log\n[on a.b]\nrun = true\neach = items\n[on a.*]\nrun = x\nmode = reply\n[on *]\nrun = y\ntimeout = 5\nattempts = 3\n' \
 			"$TOKEN" "$KEY" | seed config site
+		;;
+	frame)
+		# the Node SDK's own encodings (tests/unit/test_frame.c has them)
+		for v in sdk_ping sdk_event sdk_ack sdk_negative sdk_optional; do
+			awk -v v="$v" '$0 ~ "^static const char " v "\\[\\] =" { on = 1 }
+				on { print } on && /;$/ { exit }' tests/unit/test_frame.c |
+				grep -o '"[0-9a-f]*"' | tr -d '"\n' | perl -pe 's/(..)/chr hex $1/ge' | seed frame "$v"
+		done
+		;;
+	ws)
+		# mode byte (see fuzz/fuzz_ws.c), then the bytes
+		printf '\000HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n' |
+			seed ws upgrade
+		printf '\000HTTP/1.1 514 \r\nHandshake-Status: 514\r\nHandshake-Msg: x\r\nHandshake-Autherrcode: 1000040350\r\n\r\n' |
+			seed ws refusal
+		printf '\001\201\005Hello\001\003Hel\211\001p\200\002lo\212\000\202\176\000\003abc\210\002\003\350' |
+			seed ws frames
+		printf '\002message' | seed ws message
 		;;
 	esac
 done
