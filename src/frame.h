@@ -1,5 +1,5 @@
-/* frame.h: the pbbp2.Frame codec of Feishu's long connection (doc/7-feishu.md,
- * "Long connection"; why it is hand-written: doc/10-connect.md). Pure. */
+/* frame.h: the pbbp2.Frame codec of Feishu's long connection (doc/10-connect.md
+ * §10.1; why it is hand-written: §10.2). Pure. */
 #ifndef FRAME_H
 #define FRAME_H
 
