@@ -32,7 +32,34 @@ r=$(curl -sS --noproxy '*' -o /dev/null -w '%{http_code}' -X POST -d 'not json' 
 check "mint with a body that is not JSON: HTTP 400" 400 "$r"
 check "the control API refuses an unknown config key" 1 \
 	"$(curl -sS --noproxy '*' -X POST -d '{"no_such_key":1}' "$EMU/_emu/config" | jq -r .code)"
+emu_ctl reset >/dev/null
+emu_ctl fault '{"kind":"hold","where":"token"}' >/dev/null
+curl -sS --noproxy '*' -X POST -d '{"app_id":"cli_a1b2c3d4e5f60001","app_secret":"'"$SECRET"'"}' \
+	"$EMU/open-apis/auth/v3/tenant_access_token/internal" >"$T/held.json" &
+held=$!
+if emu_wait 10 '.held == 1 and .counters.tenant_token_requests == 0'; then
+	ok "a held mint is in flight and not yet served"
+else
+	fail "a held mint is in flight and not yet served" "$(emu_state '[.held, .counters.tenant_token_requests]')"
+fi
+check "release lets it go on" 1 "$(emu_ctl release | jq -r .released)"
+wait "$held"
+check "... and it is served" "0 1 0" \
+	"$(jq -r .code "$T/held.json") $(emu_state '"\(.counters.tenant_token_requests) \(.held)"')"
 kill -TERM "$EMU_PID"
 wait "$EMU_PID"
 check "the emulator exits 0 on SIGTERM" 0 "$?"
+
+# HTTPS mode: its certificate is trusted only when the client is told to
+emu_cert "$T/tls"
+openapi_emu --tls-cert "$T/tls/cert.pem" --tls-key "$T/tls/key.pem" || exit 1
+check "HTTPS mode: the base URL" "https://127.0.0.1:$EMU_PORT" "$EMU"
+mint() {
+	curl -sS --noproxy '*' "$@" -X POST -d '{"app_id":"cli_a1b2c3d4e5f60001","app_secret":"emu-app-secret-0001"}' \
+		"$EMU/open-apis/auth/v3/tenant_access_token/internal" 2>/dev/null
+}
+check "HTTPS mode: a client that trusts the certificate mints" 0 "$(mint --cacert "$T/tls/cert.pem" | jq -r .code)"
+mint >/dev/null
+check "HTTPS mode: a client that verifies against the system CAs refuses it (curl 60)" 60 "$?"
+check "HTTPS mode: the refused handshake reached no handler" 1 "$(emu_state .counters.tenant_token_requests)"
 exit "$rc"

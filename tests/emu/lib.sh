@@ -12,38 +12,57 @@
 EMU_NOPROXY=(env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u all_proxy -u ALL_PROXY)
 
 # openapi_emu [ARGS...]: start the emulator with ARGS (--app-secret S,
-# --expire N, --token-len N, ...) on a port of its choosing; wait until it
-# listens. Sets EMU, EMU_PORT, EMU_PID; the PID joins PIDS.
+# --expire N, --token-len N, --tls-cert C --tls-key K, ...) on a port of its
+# choosing; wait until it listens. Sets EMU (its base URL: http://127.0.0.1:N,
+# or https://), EMU_PORT, EMU_PID; the PID joins PIDS. Several may run at
+# once: each call overwrites EMU* (save them first).
 openapi_emu() {
 	local out
 	out=$(mktemp "$T/openapi-emu.XXXXXX")
 	"${EMU_NOPROXY[@]}" node "$ROOT/tests/emu/openapi.js" "$@" >"$out" 2>"$out.err" &
 	EMU_PID=$!
 	PIDS+=("$EMU_PID")
-	if ! wait_for 20 grep -q '^port=' "$out"; then
+	if ! wait_for 20 grep -q '^url=' "$out"; then
 		fail "openapi emulator starts" "$(head -c 2000 "$out.err")"
 		return 1
 	fi
+	# shellcheck disable=SC2034 # for the caller
 	EMU_PORT=$(sed -n 's/^port=//p' "$out")
-	EMU=http://127.0.0.1:$EMU_PORT
+	EMU=$(sed -n 's/^url=//p' "$out")
 }
+
+# emu_cert DIR: a self-signed certificate for 127.0.0.1 in DIR/cert.pem and
+# DIR/key.pem (for --tls-cert / --tls-key; a client trusts it only when told
+# to, e.g. curl --cacert DIR/cert.pem).
+emu_cert() {
+	mkdir -p "$1"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
+}
+
+# emu_wait SECONDS JQ-TEST: wait until the emulator's state passes JQ-TEST
+# (e.g. '.counters.tenant_token_requests >= 3').
+emu_wait() { wait_for "$1" emu_test "$2"; }
+# emu_test JQ-TEST: the emulator's state passes JQ-TEST now.
+emu_test() { [ "$(emu_state "$1")" = true ]; }
 
 # emu_ctl NAME [JSON]: POST JSON (default {}) to /_emu/NAME; prints the reply.
 emu_ctl() {
 	local data=${2-'{}'}
-	curl -sS --noproxy '*' -m 20 -X POST -H 'Content-Type: application/json' \
+	curl -sSk --noproxy '*' -m 20 -X POST -H 'Content-Type: application/json' \
 		--data-binary "$data" "$EMU/_emu/$1"
 }
 
 # emu_state [JQ-FILTER]: the emulator's state (counters, config, tokens,
 # request log) through jq -r FILTER (default: all of it).
 emu_state() {
-	curl -sS --noproxy '*' -m 20 "$EMU/_emu/state" | jq -r "${1:-.}"
+	curl -sSk --noproxy '*' -m 20 "$EMU/_emu/state" | jq -r "${1:-.}"
 }
 
 # emu_requests PATH-PREFIX [JQ-FILTER]: the logged requests whose path starts
 # with PATH-PREFIX, as a JSON array through jq -r FILTER (default: .).
 emu_requests() {
-	curl -sS --noproxy '*' -m 20 -G --data-urlencode "path=$1" "$EMU/_emu/state" |
+	curl -sSk --noproxy '*' -m 20 -G --data-urlencode "path=$1" "$EMU/_emu/state" |
 		jq -r ".requests | ${2:-.}"
 }

@@ -11,10 +11,12 @@
  * START
  *   node tests/emu/openapi.js [--port N] [--app-id ID] [--app-secret S]
  *        [--expire SECONDS] [--token-len N] [--tenant-key K] [--app-ticket T]
- *        [--ticket-push URL]
+ *        [--ticket-push URL] [--encrypt-key K] [--tls-cert PEM --tls-key PEM]
  *   Listens on 127.0.0.1 only (port 0, the default, picks a free port) and
- *   prints one line `port=N` on stdout once it accepts connections. Stop it
- *   with SIGTERM (exits 0). tests/emu/lib.sh has shell helpers for all this.
+ *   prints `port=N` and `url=http://127.0.0.1:N` (https:// with --tls-cert:
+ *   then it speaks HTTPS only, with that certificate, for tests of TLS
+ *   verification) on stdout once it accepts connections. Stop it with
+ *   SIGTERM (exits 0). tests/emu/lib.sh has shell helpers for all this.
  *   Defaults: app id cli_a1b2c3d4e5f60001, app secret emu-app-secret-0001,
  *   tenant key 2ca1d211f64f6438, app_ticket dummy-ticket-0001 (the ids of
  *   tests/data/lark-vectors.json), expire 7200, token length 42.
@@ -67,7 +69,7 @@
  *   HTTP 404 text "404 page not found".
  *
  * CONTROL API (loopback, JSON in and out; never logged in the request log)
- *   GET  /_emu/state      {counters, config, clock, faults, tokens, requests}
+ *   GET  /_emu/state      {counters, config, clock, faults, held, tokens, requests}
  *        counters: tenant_token_requests (calls of .../internal and the store
  *        tenant endpoint), tenant_mints (new tenant tokens), app_token_requests,
  *        app_mints, ticket_resends, ticket_pushes, api_calls (every request
@@ -105,8 +107,13 @@
  *          hang {}: never answer (the socket stays open until the client
  *            gives up or the emulator stops): timeouts;
  *          close {}: close the connection without an answer;
- *          delay {ms}: answer normally after ms.
+ *          delay {ms}: answer normally after ms;
+ *          hold {}: park the request (state.held counts them) until
+ *            POST /_emu/release, then answer it normally: a request
+ *            provably in flight, e.g. a mint while other callers queue.
  *        -> {code:0, queued: n}.
+ *   POST /_emu/release {count?}: let held requests go on (all, or the
+ *        oldest count) -> {code:0, released: n}.
  *   POST /_emu/revoke {kind?, tenant_key?}: revoke issued tokens (all by
  *        default) so their next use gets 99991663 and the next mint is new.
  *   POST /_emu/clock {advance: s} | {set_offset: s}: move the emulator clock
@@ -126,6 +133,8 @@
  *        ticket_push_url) -> {code:0, status: <HTTP status of the push>}.
  */
 const http = require('http');
+const https = require('https');
+const fs = require('fs');
 const crypto = require('crypto');
 
 const argv = process.argv.slice(2);
@@ -561,11 +570,15 @@ function serveFault(f, req, res, go) {
 	case 'delay':
 		setTimeout(go, Math.max(0, Number(f.ms) || 0));
 		return;
+	case 'hold':
+		held.push(go);
+		return;
 	default:
 		send(res, 500, { code: 500, msg: 'unknown fault kind ' + f.kind });
 	}
 }
 const hanging = new Set();
+const held = []; // continuations of held requests, oldest first
 
 /* ---- app_ticket push ---- */
 function encrypt(key, plain) {
@@ -612,7 +625,7 @@ function control(req, res, path, query, body) {
 	if (req.method === 'GET' && path === '/_emu/state') {
 		const out = {
 			code: 0, counters, config, clock: { offset_s: clockOffset / 1000, now_ms: now() },
-			faults,
+			faults, held: held.length,
 			tokens: [...tokens].map(([k, v]) => ({ kind: v.kind, tenant_key: v.tenant_key, token: k,
 				len: k.length, expires_in: Math.floor((v.expires_at - now()) / 1000), revoked: v.revoked })),
 		};
@@ -629,11 +642,18 @@ function control(req, res, path, query, body) {
 		}
 		return send(res, 200, { code: 0, config });
 	case '/_emu/fault': {
-		const kinds = ['ratelimit', 'status', 'code', 'hang', 'close', 'delay'];
+		const kinds = ['ratelimit', 'status', 'code', 'hang', 'close', 'delay', 'hold'];
 		if (!kinds.includes(b.kind)) return send(res, 400, { code: 1, msg: 'kind must be one of ' + kinds });
 		const f = Object.assign({}, b, { count: Math.max(1, Number(b.count) || 1) });
 		faults.push(f);
 		return send(res, 200, { code: 0, queued: faults.length });
+	}
+	case '/_emu/release': {
+		const n = Math.min(held.length, b.count === undefined ? held.length : Math.max(0, Number(b.count) || 0));
+		const go = held.splice(0, n);
+		send(res, 200, { code: 0, released: go.length });
+		for (const g of go) g();
+		return;
 	}
 	case '/_emu/revoke': {
 		let n = 0;
@@ -687,7 +707,8 @@ function control(req, res, path, query, body) {
 }
 
 /* ---- server ---- */
-const server = http.createServer({ maxHeaderSize: 256 * 1024 }, (req, res) => {
+const TLS = opt('tls-cert', '') ? { cert: fs.readFileSync(opt('tls-cert')), key: fs.readFileSync(opt('tls-key')) } : null;
+const server = (TLS ? https : http).createServer(Object.assign({ maxHeaderSize: 256 * 1024 }, TLS || {}), (req, res) => {
 	const chunks = [];
 	let size = 0;
 	req.on('data', (c) => {
@@ -715,9 +736,7 @@ const server = http.createServer({ maxHeaderSize: 256 * 1024 }, (req, res) => {
 			return handleApi(req, res, path, query, body);
 		};
 		const f = takeFault(path);
-		if (f && f.kind !== 'delay') return serveFault(f, req, res, go);
-		if (f) return serveFault(f, req, res, go);
-		return go();
+		return f ? serveFault(f, req, res, go) : go();
 	});
 });
 server.keepAliveTimeout = 5000;
@@ -731,5 +750,6 @@ process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 server.on('error', (e) => { process.stderr.write('openapi emulator: ' + e.message + '\n'); process.exit(1); });
 server.listen(Number(opt('port', 0)), '127.0.0.1', () => {
-	process.stdout.write('port=' + server.address().port + '\n');
+	const port = server.address().port;
+	process.stdout.write(`port=${port}\nurl=${TLS ? 'https' : 'http'}://127.0.0.1:${port}\n`);
 });
