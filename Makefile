@@ -27,6 +27,10 @@ else
 CRYPTO_LIBS := $(shell pkg-config --libs libcrypto 2>/dev/null)
 endif
 PKG_LIBS := $(shell pkg-config --libs fcgi libcjson 2>/dev/null) $(CRYPTO_LIBS)
+# libcurl's header only: src/http.c loads libcurl.so.4 with dlopen when a
+# command talks to Feishu; linking it would cost every CGI request its
+# dependencies' start-up (doc/8-performance.md).
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes
@@ -35,12 +39,13 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(PKG_CFLAGS) \
 	-DSYSCONFDIR='"$(SYSCONFDIR)"' -DVERSION='"$(VERSION)"' $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 
-CORE = src/config.o src/crypto.o src/env.o src/flatten.o src/frame.o src/hook.o src/intake.o \
-	src/io.o src/json.o src/lark.o src/log.o src/queue.o src/runner.o src/spool.o src/ws.o
+CORE = src/config.o src/crypto.o src/env.o src/flatten.o src/frame.o src/hook.o src/http.o \
+	src/intake.o src/io.o src/json.o src/lark.o src/log.o src/queue.o src/runner.o src/spool.o \
+	src/ws.o
 OBJS = $(CORE) src/transport.o src/cmd.o src/main.o
 UNITS = tests/unit/test_crypto tests/unit/test_json tests/unit/test_config \
 	tests/unit/test_lark tests/unit/test_log tests/unit/test_spool tests/unit/test_flatten \
-	tests/unit/test_queue tests/unit/test_frame tests/unit/test_ws
+	tests/unit/test_queue tests/unit/test_frame tests/unit/test_ws tests/unit/test_http
 
 all: larkhook
 
@@ -49,6 +54,8 @@ larkhook: $(OBJS)
 
 src/%.o: src/%.c src/*.h
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+src/http.o: ALL_CFLAGS += $(CURL_CFLAGS)
 
 tests/unit/%: tests/unit/%.c tests/unit/t.h $(CORE)
 	$(CC) $(ALL_CFLAGS) $(AESNI_LINKED) -Isrc $(ALL_LDFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)

@@ -167,6 +167,27 @@ check_hooks(const struct config *c)
 	}
 }
 
+/* The OpenAPI keys: the secret must be readable now, not at the first
+ * token a hook asks for. */
+static int
+check_api(struct config *c)
+{
+	char err[1024];
+
+	if (!c->app_id) {
+		printf("openapi: off (no app_id; token and api need it)\n");
+		return 0;
+	}
+	if (cfg_app_secret(c, err, sizeof err)) {
+		fprintf(stderr, "larkhook: %s\n", err);
+		return -1;
+	}
+	printf("openapi: app %s (%s app) at %s; App Secret %s\n", c->app_id,
+	       c->app_store ? "store" : "self-built", c->api_base,
+	       c->app_secret_file ? "from app_secret_file" : "in this file");
+	return 0;
+}
+
 static int
 check(const char *file)
 {
@@ -174,6 +195,10 @@ check(const char *file)
 
 	if (load(file, &c, 0))
 		return 1;
+	if (check_api(&c)) {
+		cfg_free(&c);
+		return 1;
+	}
 	printf("config %s: ok\n", c.file);
 	printf("mode: %s\n", c.encrypt_key ? "encrypted and signed" : "token only");
 	printf("spool: %s\n", c.spool);
@@ -187,9 +212,11 @@ check(const char *file)
 	if (!c.log)
 		printf("warning: no log = file: hook output and the runner's lines are lost "
 		       "when the server's error log is not a plain file\n");
-	if ((!c.token_file || !c.encrypt_key_file) && world_readable(c.file))
+	if ((!c.token_file || !c.encrypt_key_file || (c.app_id && !c.app_secret_file)) &&
+	    world_readable(c.file))
 		printf("warning: %s holds secrets and is readable by everyone: chmod 600 it\n", c.file);
-	if (world_readable(c.token_file) || world_readable(c.encrypt_key_file))
+	if (world_readable(c.token_file) || world_readable(c.encrypt_key_file) ||
+	    world_readable(c.app_secret_file))
 		printf("warning: a secret file is readable by everyone: chmod 600 it\n");
 	if (strstr(c.spool, "/public_html") || strstr(c.spool, "/htdocs") || strstr(c.spool, "/www/"))
 		printf("warning: the spool %s looks like it is inside a document root: "

@@ -147,7 +147,8 @@ env_entry(struct parser *p, const char *v)
 		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_' ||
 		      (s > v && *s >= '0' && *s <= '9')))
 			return fail(p, "env: \"%.*s\" is not a variable name", (int)(eq - v), v);
-	if (strncmp(v, "LARK_", 5) == 0 || strncmp(v, "PATH=", 5) == 0 || strncmp(v, "HOME=", 5) == 0)
+	if (strncmp(v, "LARK_", 5) == 0 || strncmp(v, "PATH=", 5) == 0 || strncmp(v, "HOME=", 5) == 0 ||
+	    strncmp(v, "LARKHOOK=", 9) == 0 || strncmp(v, "LARKHOOK_CONFIG=", 16) == 0)
 		return fail(p, "env: %.*s is set by larkhook itself", (int)(eq - v), v);
 	for (int i = 0; i < c->nenv; i++)
 		if (strncmp(c->env[i], v, (size_t)(eq - v) + 1) == 0)
@@ -173,10 +174,104 @@ yesno(struct parser *p, const char *key, const char *v, int *out)
 	return 0;
 }
 
+/* 127.0.0.0/8 in dotted decimal, "localhost" or "[::1]": the hosts an
+ * http:// api_base may name (an emulator in tests); anything else must be
+ * https, so the token and the App Secret never cross a network in clear. */
+static int
+loopback(const char *host, size_t n)
+{
+	unsigned long part;
+	int parts = 0;
+	const char *s = host, *end = host + n;
+
+	if ((n == 9 && strncmp(host, "localhost", 9) == 0) || (n == 5 && strncmp(host, "[::1]", 5) == 0))
+		return 1;
+	while (s < end) {
+		if (*s < '0' || *s > '9')
+			return 0;
+		for (part = 0; s < end && *s >= '0' && *s <= '9' && part < 256; s++)
+			part = part * 10 + (unsigned long)(*s - '0');
+		if (part > 255 || (parts == 0 && part != 127) || ++parts > 4)
+			return 0;
+		if (s < end && (*s++ != '.' || s == end))
+			return 0;
+	}
+	return parts == 4;
+}
+
+/* scheme://host[:port], nothing else: the api command appends a path to
+ * it, and nothing in it may move the request to another host. */
+static int
+api_base(struct parser *p, const char *v)
+{
+	const char *host, *end;
+	size_t n = strlen(v), hn;
+	int https = strncmp(v, "https://", 8) == 0;
+
+	if (!https && strncmp(v, "http://", 7) != 0)
+		return fail(p, "api_base: \"%s\" is not an https:// URL such as https://open.feishu.cn", v);
+	host = v + (https ? 8 : 7);
+	if (n > 1 && v[n - 1] == '/')
+		n--;
+	end = v + n;
+	hn = (size_t)(end - host);
+	if (memchr(host, ':', hn) && host[0] != '[')
+		hn = (size_t)((const char *)memchr(host, ':', hn) - host);
+	else if (host[0] == '[' && memchr(host, ']', (size_t)(end - host)))
+		hn = (size_t)((const char *)memchr(host, ']', (size_t)(end - host)) - host) + 1;
+	if (!hn || hn > 253)
+		return fail(p, "api_base: \"%s\" names no host", v);
+	for (const char *s = host; s < host + hn; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '.' || *s == '-' || (host[0] == '[' && (*s == ':' || *s == '[' || *s == ']'))))
+			return fail(p, "api_base: \"%s\" is scheme://host[:port] with no path, user or query", v);
+	if (host + hn < end) {
+		unsigned long port = 0;
+		const char *s = host + hn + 1;
+
+		if (host[hn] != ':' || s == end)
+			return fail(p, "api_base: \"%s\" is scheme://host[:port] with no path, user or query", v);
+		for (; s < end && *s >= '0' && *s <= '9' && port <= 65535; s++)
+			port = port * 10 + (unsigned long)(*s - '0');
+		if (s != end || port == 0 || port > 65535)
+			return fail(p, "api_base: \"%s\" has a bad port", v);
+	}
+	if (!https && !loopback(host, hn))
+		return fail(p, "api_base: http:// only for a loopback address (tests); "
+		               "use https://, e.g. https://open.feishu.cn or https://open.larksuite.com");
+	free(p->c->api_base);
+	if (!(p->c->api_base = strndup(v, n)))
+		return fail(p, "out of memory");
+	return 0;
+}
+
+static int
+app_id(struct parser *p, const char *v)
+{
+	for (const char *s = v; *s; s++)
+		if (*s <= ' ' || *s > '~' || *s == '"' || *s == '\\')
+			return fail(p, "app_id: \"%s\" is not an App ID such as cli_a1b2c3d4e5f6", v);
+	p->c->api_line = p->line;
+	return set_string(p, &p->c->app_id, v, 0);
+}
+
+static int
+app_type(struct parser *p, const char *v)
+{
+	if (strcmp(v, "self_built") == 0)
+		p->c->app_store = 0;
+	else if (strcmp(v, "store") == 0)
+		p->c->app_store = 1;
+	else
+		return fail(p, "app_type: expected self_built or store, not \"%s\"", v);
+	return 0;
+}
+
 static const char *const globals[] = {
 	"verification_token", "verification_token_file", "encrypt_key", "encrypt_key_file",
 	"spool", "max_body", "max_age", "read_timeout", "retain", "concurrency",
-	"backoff", "path", "env", "log", "allow_root", NULL,
+	"backoff", "path", "env", "log", "allow_root", "app_id", "app_secret",
+	"app_secret_file", "api_base", "app_type", NULL,
 };
 
 static int
@@ -216,7 +311,12 @@ global(struct parser *p, const char *key, char *v)
 	case 11: return set_string(p, &c->path, v, 0);
 	case 12: return env_entry(p, v);
 	case 13: return set_string(p, &c->log, v, 1);
-	default: return yesno(p, key, v, &c->allow_root);
+	case 14: return yesno(p, key, v, &c->allow_root);
+	case 15: return app_id(p, v);
+	case 16: return set_string(p, &c->app_secret, v, 0);
+	case 17: return set_string(p, &c->app_secret_file, v, 1);
+	case 18: return api_base(p, v);
+	default: return app_type(p, v);
 	}
 }
 
@@ -352,6 +452,32 @@ defaults(struct config *c)
 	c->nbackoff = 5;
 }
 
+/* The OpenAPI keys go together: app_id with one of app_secret and
+ * app_secret_file; the rest only with them. */
+static int
+api_keys(struct parser *p)
+{
+	struct config *c = p->c;
+
+	p->line = p->seen[16] ? p->seen[16] : p->seen[17];
+	if (c->app_secret && c->app_secret_file)
+		return fail(p, "set app_secret or app_secret_file, not both");
+	if (!c->app_id) {
+		for (int k = 16; k <= 19; k++)
+			if (p->seen[k]) {
+				p->line = p->seen[k];
+				return fail(p, "%s needs app_id (the App ID from the developer console)",
+				            globals[k]);
+			}
+	} else if (!c->app_secret && !c->app_secret_file) {
+		p->line = p->seen[15];
+		return fail(p, "app_id needs app_secret or app_secret_file (the App Secret)");
+	}
+	if (!c->api_base && !(c->api_base = strdup("https://open.feishu.cn")))
+		return fail(p, "out of memory");
+	return 0;
+}
+
 static int
 finish(struct parser *p)
 {
@@ -375,6 +501,8 @@ finish(struct parser *p)
 	p->line = p->seen[2] ? p->seen[2] : p->seen[3];
 	if (c->encrypt_key && c->encrypt_key_file)
 		return fail(p, "set encrypt_key or encrypt_key_file, not both");
+	if (api_keys(p))
+		return -1;
 	p->line = 1;
 	if (!c->token && !c->token_file)
 		return fail(p, "verification_token is required (from the developer console)");
@@ -485,6 +613,20 @@ secret(char **dst, const char *file, const char *key, char *err, size_t errlen)
 	return 0;
 }
 
+/* The running binary, for hooks that call it back (LARKHOOK); NULL where
+ * /proc is missing (a bare chroot). Caller frees. */
+static char *
+self_path(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+
+	if (n <= 0 || buf[0] != '/')
+		return NULL;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
 int
 cfg_load(const char *file, struct config *c, char *err, size_t errlen)
 {
@@ -508,9 +650,24 @@ cfg_load(const char *file, struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot derive the AES key", file);
 		rc = -1;
 	}
+	if (rc == 0)
+		c->self = self_path();
 	if (rc)
 		cfg_free(c);
 	return rc;
+}
+
+int
+cfg_app_secret(struct config *c, char *err, size_t errlen)
+{
+	if (!c->app_id) {
+		snprintf(err, errlen, "%s: no app_id: set app_id and app_secret_file (from the "
+		         "developer console) to use the OpenAPI", c->file);
+		return -1;
+	}
+	if (c->app_secret_file)
+		return secret(&c->app_secret, c->app_secret_file, "app_secret_file", err, errlen);
+	return c->app_secret ? 0 : -1;
 }
 
 const struct hook *
@@ -539,7 +696,11 @@ void
 cfg_free(struct config *c)
 {
 	char **strings[] = { &c->file, &c->dir, &c->token, &c->token_file, &c->encrypt_key,
-	                     &c->encrypt_key_file, &c->spool, &c->path, &c->log };
+	                     &c->encrypt_key_file, &c->spool, &c->path, &c->log, &c->app_id,
+	                     &c->app_secret, &c->app_secret_file, &c->api_base, &c->self };
+
+	if (c->app_secret)
+		explicit_bzero(c->app_secret, strlen(c->app_secret));
 
 	for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
 		free(*strings[i]);

@@ -40,6 +40,16 @@ struct config {
 	int nenv;
 	char *log;		/* NULL: standard error */
 	int allow_root;
+	/* OpenAPI access (token, api, connect). app_secret_file is read only
+	 * by cfg_app_secret, never by cfg_load: the webhook path has no use
+	 * for the App Secret and does not hold it. */
+	char *app_id;		/* NULL: no OpenAPI access configured */
+	char *app_secret;	/* a secret: never logged, exported or shown */
+	char *app_secret_file;
+	char *api_base;		/* scheme://host[:port], no trailing slash */
+	int app_store;		/* app_type = store */
+	int api_line;		/* the line of app_id, for messages */
+	char *self;		/* the running binary's absolute path, or NULL */
 	struct hook *hooks;
 	int nhooks;
 };
@@ -51,9 +61,15 @@ struct config {
 int cfg_parse(const char *text, size_t len, const char *file, struct config *c,
               char *err, size_t errlen);
 
-/* Read and parse file, then read the *_file secrets (one trailing newline
- * dropped). 0 on success; -1 with the message in err, and c empty. */
+/* Read and parse file, then read the *_file secrets but app_secret_file
+ * (one trailing newline dropped), and note the running binary's path in
+ * c->self. 0 on success; -1 with the message in err, and c empty. */
 int cfg_load(const char *file, struct config *c, char *err, size_t errlen);
+
+/* Fill c->app_secret (from app_secret_file when that is set, one trailing
+ * newline dropped). 0 on success; -1 with a message in err that never holds
+ * the secret (no app_id, unreadable file, ...). */
+int cfg_app_secret(struct config *c, char *err, size_t errlen);
 
 /* The hook for an event type: exact, then longest prefix.*, then *. NULL
  * when none. Borrowed from c. */

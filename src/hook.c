@@ -45,6 +45,11 @@ hook_env(const struct config *c, const struct hook_meta *m, const char *home,
 
 	put_str(e, "PATH", c->path, &nomem);
 	put_str(e, "HOME", home, &nomem);
+	/* so a hook can call "$LARKHOOK" token / api under this very config
+	 * (neither is a secret; the App Secret stays in the config) */
+	put_str(e, "LARKHOOK", c->self, &nomem);
+	if (c->file && c->file[0] == '/')
+		put_str(e, "LARKHOOK_CONFIG", c->file, &nomem);
 	for (int i = 0; i < c->nenv; i++) {
 		const char *eq = strchr(c->env[i], '=');
 		char name[ENV_NAME_MAX + 1];

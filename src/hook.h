@@ -31,7 +31,9 @@ struct hook_meta {
 const char *hook_home(void);
 
 /* Build the hook environment for m into e (empty on entry): PATH, HOME
- * (when home is not NULL), the env = entries, the LARK_ variables. warn
+ * (when home is not NULL), LARKHOOK and LARKHOOK_CONFIG (the binary's and
+ * the config's absolute paths, when known), the env = entries, the LARK_
+ * variables. warn
  * hears of two fields mapping to one name. 0 on success; 1 when the JSON
  * is invalid or the each element is missing; -1 when out of memory. */
 int hook_env(const struct config *c, const struct hook_meta *m, const char *home,

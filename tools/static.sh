@@ -87,6 +87,22 @@ fi
 # shellcheck disable=SC2086 # CFLAGS and LDFLAGS are word lists
 $CC $CFLAGS -w -c -o "$CJ/cJSON.o" "$CJ/cJSON.c"
 
+# src/http.c again, built to refuse: a static program cannot dlopen
+# libcurl (glibc's static dlopen needs the shared glibc it was built
+# against), so token, api and connect answer with a clear error instead.
+objs=
+for o in "$@"; do
+	if [ "$o" = src/http.o ]; then
+		# shellcheck disable=SC2086
+		$CC $CFLAGS $(pkg-config --cflags libcurl 2>/dev/null) -DHTTP_STATIC -c \
+			-o build/http-static.o src/http.c || die "cannot compile src/http.c"
+		o=build/http-static.o
+	fi
+	objs="$objs $o"
+done
+# shellcheck disable=SC2086 # object names have no spaces
+set -- $objs
+
 # libfcgi and libcrypto from their .a; libcrypto wants -ldl and -pthread
 # (in libc since glibc 2.34; the flags stay harmless). glibc warns that a
 # static program calling gethostbyname or getpwuid still needs its shared

@@ -100,7 +100,7 @@ idle "$SP"
 check "three jobs, all in done/" "3 3" "$(queued "$SP") $(count "$SP" "done")"
 
 golden "compensation env" "$S/env.$COMPID.x" "$SP" 0 \
-	"PATH=$HOOKPATH" "HOME=$HOMEDIR" \
+	"PATH=$HOOKPATH" "HOME=$HOMEDIR" "LARKHOOK=$BIN" "LARKHOOK_CONFIG=$C" \
 	"HR_API_BASE=https://example.internal" "QUERY=a=b  c" \
 	LARK_TYPE=compensation.archive.changed_v1 "LARK_ID=$COMPID" LARK_SCHEMA=2.0 \
 	LARK_TIME=1700000001000 LARK_APP_ID=cli_a1b2c3d4e5f60001 LARK_TENANT_KEY=2ca1d211f64f6438 \
@@ -122,7 +122,7 @@ PERF_EVENT=(
 	LARK_EVENT_ITEMS_0_STAGE_CHANGES_0_REVIEW_STAGE_ROLE=solid_line_leader
 )
 PERF_META=(
-	"PATH=$HOOKPATH" "HOME=$HOMEDIR"
+	"PATH=$HOOKPATH" "HOME=$HOMEDIR" "LARKHOOK=$BIN" "LARKHOOK_CONFIG=$C"
 	"HR_API_BASE=https://example.internal" "QUERY=a=b  c"
 	LARK_TYPE=performance.review_data.changed_v2 "LARK_ID=$PERFID" LARK_SCHEMA=2.0
 	LARK_TIME=1700000000000 LARK_APP_ID=cli_a1b2c3d4e5f60001 LARK_TENANT_KEY=2ca1d211f64f6438
@@ -142,7 +142,7 @@ golden "performance env, each = items" "$S/env.$PERFID.0" "$SP" 0 "${PERF_META[@
 # schema 1.0 has no header: larkhook takes app_id (and tenant_key, absent
 # here) from the event object; the time is ts as sent
 golden "schema 1.0 env" "$S/env.$V1ID.x" "$SP" 0 \
-	"PATH=$HOOKPATH" "HOME=$HOMEDIR" \
+	"PATH=$HOOKPATH" "HOME=$HOMEDIR" "LARKHOOK=$BIN" "LARKHOOK_CONFIG=$C" \
 	"HR_API_BASE=https://example.internal" "QUERY=a=b  c" \
 	"LARK_TYPE=$V1TYPE" "LARK_ID=$V1ID" LARK_SCHEMA=1.0 LARK_TIME=1700000002.000000 \
 	LARK_APP_ID=cli_a1b2c3d4e5f60001 LARK_ATTEMPT=1 \
@@ -156,7 +156,7 @@ cgi_signed "$S2/larkhook.conf" "$T/perf.body" "$(vector perf x_lark_signature)"
 check "performance event without each: 200" 200 "$(status)"
 idle "$S2/larkhook-spool"
 golden "performance env without each" "$S2/env.$PERFID.x" "$S2/larkhook-spool" 0 \
-	"PATH=$HOOKPATH" "HOME=$HOMEDIR" \
+	"PATH=$HOOKPATH" "HOME=$HOMEDIR" "LARKHOOK=$BIN" "LARKHOOK_CONFIG=$S2/larkhook.conf" \
 	LARK_TYPE=performance.review_data.changed_v2 "LARK_ID=$PERFID" LARK_SCHEMA=2.0 \
 	LARK_TIME=1700000000000 LARK_APP_ID=cli_a1b2c3d4e5f60001 LARK_TENANT_KEY=2ca1d211f64f6438 \
 	LARK_ATTEMPT=1 "${PERF_EVENT[@]}"
@@ -240,7 +240,7 @@ check_true "hostile event: the 200 KB value is not in the environment" \
 check "hostile event: PATH is the config's" "$HOOKPATH" "$(envval "$H" PATH)"
 check "hostile event: PATH is the config's, in bash too" "$HOOKPATH" "$(envval "$HB" PATH)"
 check "hostile event: HOME is the user's, not the event's" "$HOMEDIR" "$(envval "$H" HOME)"
-HOSTILE_NAMES=(HOME LARK_APP_ID LARK_ATTEMPT LARK_EVENT_BASH_ENV LARK_EVENT_BASH_FUNC_X__
+HOSTILE_NAMES=(HOME LARKHOOK LARKHOOK_CONFIG LARK_APP_ID LARK_ATTEMPT LARK_EVENT_BASH_ENV LARK_EVENT_BASH_FUNC_X__
 	LARK_EVENT_LD_PRELOAD LARK_EVENT_PATH LARK_ID LARK_JSON_FILE LARK_SCHEMA LARK_TENANT_KEY
 	LARK_TIME LARK_TRUNCATED LARK_TYPE PATH)
 check "hostile event: only PATH, HOME and LARK_ names of the mapping (sh)" \

@@ -119,11 +119,11 @@ env_check() {
 	done
 	if [ ${#why[@]} -eq 0 ]; then ok "$name"; else fail "$name" "$(IFS=';'; echo "${why[*]}")"; fi
 }
-# safe_env NAME DUMP: only PATH (the configured one), HOME, PWD and LARK_*
-# names, each a plain shell name.
+# safe_env NAME DUMP: only PATH (the configured one), HOME, PWD, LARKHOOK,
+# LARKHOOK_CONFIG and LARK_* names, each a plain shell name.
 safe_env() {
 	local bad
-	bad=$(env_names "$2" | grep -Ev '^(PATH|HOME|PWD|LARK_[A-Z0-9_]+)$' | tr '\n' ' ')
+	bad=$(env_names "$2" | grep -Ev '^(PATH|HOME|PWD|LARKHOOK|LARKHOOK_CONFIG|LARK_[A-Z0-9_]+)$' | tr '\n' ' ')
 	if [ -s "$2" ] && [ -z "$bad" ] && [ "$(env_val "$2" PATH)" = /usr/local/bin:/usr/bin:/bin ]; then
 		ok "$1"
 	else
@@ -552,8 +552,10 @@ verdict "Proxy header (HTTP_PROXY) with a genuine event: 200" 200 1
 check "Proxy header: no connection to any network address (strace)" "" \
 	"$(grep -E 'AF_INET|sin_port|sin6_port' "$T/strace.out")"
 safe_env "Proxy header: the hook's environment has nothing of the server's" "$S/hook.env"
+# LARKHOOK_CONFIG is larkhook's own (the config's absolute path), not the server's
 env_check "Proxy header: no proxy variable, no HTTP_*" "$S/hook.env" '!HTTP_PROXY' '!http_proxy' \
-	'!HTTPS_PROXY' '!ALL_PROXY' '!HTTP_USER_AGENT' '!BASH_ENV' '!SHELLOPTS' '!PS4' '!REQUEST_METHOD' '!LARKHOOK_CONFIG'
+	'!HTTPS_PROXY' '!ALL_PROXY' '!HTTP_USER_AGENT' '!BASH_ENV' '!SHELLOPTS' '!PS4' '!REQUEST_METHOD' \
+	"LARKHOOK_CONFIG=$(realpath "$S/larkhook.conf")" "LARKHOOK=$BIN"
 
 # --- crypto ---------------------------------------------------------------------------
 # flip CHAR POS FILE OUT: FILE with the byte at POS replaced by CHAR
@@ -804,7 +806,7 @@ export_case() { # NAME EVENT_JSON [CONFIG LINES...]: sets S; the hook ran once
 	verdict "export $name: 200, one job, the hook ran" 200 1
 }
 RUN="$HOOK"'; tr "\0" " " </proc/$$/cmdline >cmdline' export_case names '{"A=B":"v1","PATH":"/evil","LD_PRELOAD":"/tmp/evil.so","BASH_FUNC_x%%":"() { echo PWNED; }","BASH_ENV":"/tmp/evil","SHELLOPTS":"xtrace","PS4":"$(touch ps4)","IFS":"x","HOME":"/evil","lark_id":"forged","":"empty","a\u001bb":"esc","клю":"utf8","salary":"1"}'
-safe_env "export names: only PATH, HOME, PWD and LARK_* reach the hook" "$S/hook.env"
+safe_env "export names: only PATH, HOME, PWD, LARKHOOK, LARKHOOK_CONFIG and LARK_* reach the hook" "$S/hook.env"
 check "export names: the hook's command line is the config's alone" \
 	"sh -c $HOOK; tr \"\\0\" \" \" </proc/\$\$/cmdline >cmdline " "$(cat "$S/cmdline")"
 env_check "export names: event keys only ever become LARK_EVENT_ names" "$S/hook.env" \

@@ -589,9 +589,94 @@ test_route(void)
 	cfg_free(&c);
 }
 
+/* The OpenAPI keys (doc/9-openapi.md): api_base's form, http:// only on
+ * loopback, the keys needing each other, the secret never in a message. */
+static void
+test_api_keys(void)
+{
+	struct config c;
+	char path[] = "/tmp/larkhook-cfg-api.XXXXXX", conf[64], sec[64];
+	FILE *f;
+	int rc;
+
+	rc = parse(TOKEN, &c);
+	CHECK(rc == 0 && !c.app_id && !c.app_secret && c.api_base && streq(c.api_base, "https://open.feishu.cn") &&
+	      !c.app_store, "no app_id: OpenAPI off, api_base defaults to https://open.feishu.cn");
+	cfg_free(&c);
+	rc = parse(TOKEN "app_id = cli_a1\napp_secret = s3cr3t-value\n", &c);
+	CHECK(rc == 0 && streq(c.app_id, "cli_a1") && streq(c.app_secret, "s3cr3t-value") && c.api_line == 2 &&
+	      streq(c.api_base, "https://open.feishu.cn") && !c.app_store, "app_id and app_secret %s", err);
+	cfg_free(&c);
+	rc = parse(TOKEN "app_id = cli_a1\napp_secret_file = sec\napp_type = store\n"
+	           "api_base = https://open.larksuite.com/\n", &c);
+	CHECK(rc == 0 && streq(c.app_secret_file, "/etc/x/sec") && !c.app_secret && c.app_store &&
+	      streq(c.api_base, "https://open.larksuite.com"),
+	      "app_secret_file resolved and not read; store; Lark base, trailing slash dropped %s", err);
+	cfg_free(&c);
+	ACCEPTS("http://127.0.0.1:8080", TOKEN "app_id = a\napp_secret = s\napi_base = http://127.0.0.1:8080\n");
+	ACCEPTS("http://localhost:1", TOKEN "app_id = a\napp_secret = s\napi_base = http://localhost:1\n");
+	ACCEPTS("http://[::1]:9", TOKEN "app_id = a\napp_secret = s\napi_base = http://[::1]:9\n");
+	ACCEPTS("http://127.9.8.7", TOKEN "app_id = a\napp_secret = s\napi_base = http://127.9.8.7\n");
+	ACCEPTS("https://host:443", TOKEN "app_id = a\napp_secret = s\napi_base = https://open.feishu.cn:443\n");
+	REJECTS("http:// to another host", TOKEN "app_id = a\napp_secret = s\napi_base = http://open.feishu.cn\n",
+	        4, "loopback");
+	REJECTS("http://128.0.0.1", TOKEN "app_id = a\napp_secret = s\napi_base = http://128.0.0.1\n", 4, "loopback");
+	REJECTS("http://127.0.0.1.evil.com", TOKEN "app_id = a\napp_secret = s\napi_base = http://127.0.0.1.evil.com\n",
+	        4, "loopback");
+	REJECTS("http://localhost.evil.com", TOKEN "app_id = a\napp_secret = s\napi_base = http://localhost.evil.com\n",
+	        4, "loopback");
+	REJECTS("http://127.0.0.1@evil.com", TOKEN "app_id = a\napp_secret = s\napi_base = http://127.0.0.1@evil.com\n",
+	        4, NULL);
+	REJECTS("a user part", TOKEN "app_id = a\napp_secret = s\napi_base = https://u@open.feishu.cn\n", 4, NULL);
+	REJECTS("a path", TOKEN "app_id = a\napp_secret = s\napi_base = https://open.feishu.cn/x\n", 4, NULL);
+	REJECTS("a query", TOKEN "app_id = a\napp_secret = s\napi_base = https://open.feishu.cn?x\n", 4, NULL);
+	REJECTS("ftp://", TOKEN "app_id = a\napp_secret = s\napi_base = ftp://open.feishu.cn\n", 4, "https");
+	REJECTS("a bad port", TOKEN "app_id = a\napp_secret = s\napi_base = https://open.feishu.cn:99999\n", 4, "port");
+	REJECTS("an empty host", TOKEN "app_id = a\napp_secret = s\napi_base = https://:80\n", 4, NULL);
+	REJECTS("app_type bogus", TOKEN "app_id = a\napp_secret = s\napp_type = isv\n", 4, "self_built or store");
+	REJECTS("both secrets", TOKEN "app_id = a\napp_secret = s\napp_secret_file = f\n", 3, "not both");
+	REJECTS("app_id alone", TOKEN "app_id = a\n", 2, "app_secret");
+	REJECTS("app_secret without app_id", TOKEN "app_secret = hush-hush\n", 2, "needs app_id");
+	CHECK(!strstr(err, "hush-hush"), "the secret is not in the message: %s", err);
+	REJECTS("api_base without app_id", TOKEN "api_base = https://open.feishu.cn\n", 2, "needs app_id");
+	REJECTS("a duplicate app_secret", TOKEN "app_id = a\napp_secret = hush-hush\napp_secret = hush-hush\n", 4,
+	        "duplicate");
+	CHECK(!strstr(err, "hush-hush"), "the secret is not in the duplicate's message: %s", err);
+	REJECTS("env = LARKHOOK=", TOKEN "env = LARKHOOK=/bin/false\n", 2, "set by larkhook");
+	REJECTS("env = LARKHOOK_CONFIG=", TOKEN "env = LARKHOOK_CONFIG=/x\n", 2, "set by larkhook");
+
+	/* cfg_load leaves app_secret_file unread; cfg_app_secret reads it */
+	if (!mkdtemp(path)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(conf, sizeof conf, "%s/c.conf", path);
+	snprintf(sec, sizeof sec, "%s/sec", path);
+	f = fopen(conf, "w");
+	fprintf(f, TOKEN "app_id = cli_x\napp_secret_file = sec\n");
+	fclose(f);
+	f = fopen(sec, "w");
+	fprintf(f, "the-secret\n");
+	fclose(f);
+	rc = cfg_load(conf, &c, err, sizeof err);
+	CHECK(rc == 0 && !c.app_secret && c.self && c.self[0] == '/', "cfg_load: app_secret_file not read; self %s",
+	      rc == 0 && c.self ? c.self : err);
+	CHECK(rc == 0 && cfg_app_secret(&c, err, sizeof err) == 0 && streq(c.app_secret, "the-secret"),
+	      "cfg_app_secret reads it, one newline dropped %s", err);
+	cfg_free(&c);
+	unlink(sec);
+	rc = cfg_load(conf, &c, err, sizeof err);
+	CHECK(rc == 0 && cfg_app_secret(&c, err, sizeof err) == -1 && strstr(err, "app_secret_file"),
+	      "cfg_app_secret: a missing file is named: %s", err);
+	cfg_free(&c);
+	unlink(conf);
+	rmdir(path);
+}
+
 int
 main(void)
 {
+	test_api_keys();
 	test_sample();
 	test_defaults();
 	test_paths();

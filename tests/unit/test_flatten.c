@@ -10,6 +10,7 @@
 #include "lark.h"
 
 #define CONF "/srv/hooks/larkhook.conf"
+#define SELF "/usr/local/sbin/larkhook"	/* the binary, as cfg_load finds it */
 #define HOOK_PATH "/opt/lark/bin:/usr/bin:/bin"
 #define JSON_FILE "/srv/hooks/larkhook-spool/run/job.x.json"
 
@@ -193,6 +194,8 @@ goldens(const cJSON *vec)
 	/* the compensation event, first attempt, HOME known */
 	static const struct kv comp_env[] = {
 		{ "PATH", HOOK_PATH },
+		{ "LARKHOOK", SELF },
+		{ "LARKHOOK_CONFIG", CONF },
 		{ "HOME", "/var/www" },
 		{ "HR_API_BASE", "https://example.internal" },
 		{ "GREETING", "a=b c" },
@@ -218,6 +221,8 @@ goldens(const cJSON *vec)
 	/* the performance event without each, third attempt, HOME unknown */
 	static const struct kv perf_env[] = {
 		{ "PATH", HOOK_PATH },
+		{ "LARKHOOK", SELF },
+		{ "LARKHOOK_CONFIG", CONF },
 		{ "HR_API_BASE", "https://example.internal" },
 		{ "GREETING", "a=b c" },
 		{ "LARK_TYPE", "performance.review_data.changed_v2" },
@@ -247,6 +252,8 @@ goldens(const cJSON *vec)
 	/* the same with each = items: element 0 of 1 */
 	static const struct kv each_env[] = {
 		{ "PATH", HOOK_PATH },
+		{ "LARKHOOK", SELF },
+		{ "LARKHOOK_CONFIG", CONF },
 		{ "HOME", "/var/www" },
 		{ "HR_API_BASE", "https://example.internal" },
 		{ "GREETING", "a=b c" },
@@ -287,6 +294,8 @@ goldens(const cJSON *vec)
 	/* schema 1.0: type from event.type, id from uuid, time from ts */
 	static const struct kv v1_env[] = {
 		{ "PATH", HOOK_PATH },
+		{ "LARKHOOK", SELF },
+		{ "LARKHOOK_CONFIG", CONF },
 		{ "HOME", "/var/www" },
 		{ "HR_API_BASE", "https://example.internal" },
 		{ "GREETING", "a=b c" },
@@ -479,7 +488,7 @@ hostile(void)
 		"\"LARK_TRUNCATED\":\"0\",\"IFS\":\"x\",\"A=B\":\"c\",\"ld_library_path\":\"/evil\","
 		"\"nested\":{\"PATH\":\"/evil2\"},\"arr\":[{\"LD_PRELOAD\":\"/evil3\"}]}";
 	static const char *const fixed[] = {
-		"PATH", "HR_API_BASE", "GREETING", "LARK_TYPE", "LARK_ID", "LARK_SCHEMA", "LARK_ATTEMPT",
+		"PATH", "LARKHOOK", "LARKHOOK_CONFIG", "HR_API_BASE", "GREETING", "LARK_TYPE", "LARK_ID", "LARK_SCHEMA", "LARK_ATTEMPT",
 		"LARK_JSON_FILE",
 	};
 	char name[512], bad[512] = "";
@@ -922,6 +931,7 @@ main(void)
 		printf("FAIL - config: %s\n", err);
 		return 1;
 	}
+	cfg.self = strdup(SELF);
 	goldens(vec);
 	naming();
 	collisions();
