@@ -234,7 +234,13 @@ async function paging() {
 	const log = await logged(ARCHIVE);
 	check('the page_token each reply gave is the next request\'s', [undefined, true, true],
 		[log[0].query.page_token, !!log[1].query.page_token, log[2].query.page_token !== log[1].query.page_token]);
-	await ctl('config', { page_size_max: 2 });
+	await ctl('config', { last_page_token: 'the-end' });
+	const lastp = await c.compensation.v1.archive.query({
+		params: { user_id_type: 'people_corehr_id', page_size: 3, page_token: log[2].query.page_token },
+		data: { user_id_list: [BULK] } });
+	check('last_page_token: the last page carries one, has_more false', [false, 'the-end', 1],
+		[lastp.data.has_more, lastp.data.page_token, lastp.data.items.length]);
+	await ctl('config', { page_size_max: 2, last_page_token: null });
 	const r = await c.compensation.v1.archive.query({
 		params: { user_id_type: 'people_corehr_id', page_size: 100 }, data: { user_id_list: [BULK] } });
 	check('page_size_max clamps a page', [2, true], [r.data.items.length, r.data.has_more]);

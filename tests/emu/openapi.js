@@ -55,7 +55,8 @@
  *       effective_end_date?} -> data {items:[archive...], has_more,
  *       page_token?}. page_size (1..100, clamped to config.page_size_max)
  *       and user_id_type are required (else HTTP 400 code 99992402); another
- *       user_id_type than people_corehr_id finds nothing.
+ *       user_id_type than people_corehr_id finds nothing. The last page has
+ *       no page_token (unless config.last_page_token is a string: then that).
  *   POST /open-apis/performance/v2/review_datas/query?user_id_type=open_id
  *       body {semester_ids:[..<=10], reviewee_user_ids:[..<=10],
  *       stage_ids?:[..<=50], stage_types?} -> data {datas:[...]} (not paged).
@@ -75,7 +76,7 @@
  *        app_mints, ticket_resends, ticket_pushes, api_calls (every request
  *        to /open-apis/ outside auth/, faults included), api_ok (code 0), token_rejects (99991661/3 answers),
  *        faults_served, ratelimited, per_path {path: n}.
- *        requests: every non-control request, oldest first: {seq, t (ms,
+ *        requests: the last 5000 non-control requests, oldest first: {seq, t (ms,
  *        real clock), method, path, query {k: v}, headers {lowercase: v},
  *        body (string), status, code (the reply's code or null), token_kind
  *        (tenant|app|null), tenant_key}. ?requests=0 leaves them out;
@@ -89,6 +90,8 @@
  *        allowed for store tokens; [] = any), page_size_max, same_token_window
  *        (s, default 1800), ticket_push_url, encrypt_key, verification_token,
  *        token_status (HTTP status of 99991661/3, default 400),
+ *        last_page_token (null, or a page_token the last page carries too,
+ *        for clients that must stop on has_more=false alone),
  *        rate_limits {path: {max, window}} (a real sliding-window limit on the
  *        emulator clock: over it -> 429 + x-ogw-ratelimit-reset, code 99991400)
  *        -> {code:0, config}.
@@ -125,10 +128,11 @@
  *        and tid required; missing fields filled in) -> {count}.
  *   POST /_emu/reviews {datas:[...]}: add review data entries (user_id
  *        {open_id,user_id}, semester_id required) -> {count}.
- *   POST /_emu/route {method?, path, status=200, body? | items?, list_key?}:
- *        answer an API path (exact match, after the token check): `body` as
- *        is, or `items` paginated like the archives (page_size, page_token in
- *        the query; data.{list_key="items"}, has_more, page_token).
+ *   POST /_emu/route {method?, path, status=200, body? | items?, list_key?,
+ *        page_size_default=20}: answer an API path (exact match, after the
+ *        token check): `body` as is, or `items` paginated like the archives
+ *        (page_size, default page_size_default, and page_token in the query;
+ *        data.{list_key="items"}, has_more, page_token).
  *   POST /_emu/ticket {}: push the app_ticket event now (needs
  *        ticket_push_url) -> {code:0, status: <HTTP status of the push>}.
  */
@@ -160,6 +164,7 @@ const START = {
 	verification_token: opt('verification-token', 'lark-test-verification-token-01'),
 	token_status: 400,
 	rate_limits: {},
+	last_page_token: null,
 };
 
 let config;
@@ -174,7 +179,7 @@ let archives;
 let reviews;
 let routes;
 const rateWindows = {}; // path -> [emu ms of accepted calls]
-const MAX_LOG = 20000;
+const MAX_LOG = 5000;
 
 function now() { return Date.now() + clockOffset; }
 
@@ -348,10 +353,12 @@ function pageOffset(tok) {
 	const m = /^emu:(\d+)$/.exec(Buffer.from(String(tok), 'base64url').toString());
 	return m ? Number(m[1]) : -1;
 }
-// page(res, query, list, key): answer one page of list; false when answered an error.
-function page(res, query, list, key) {
-	const ps = Number(query.page_size);
-	if (!/^\d+$/.test(String(query.page_size || '')) || ps < 1 || ps > 100) {
+// page(res, query, list, key, def, max): answer one page of list; page_size
+// (1..max) is required unless def (its default) is given.
+function page(res, query, list, key, def, max) {
+	const raw = query.page_size === undefined && def ? String(def) : String(query.page_size || '');
+	const ps = Number(raw);
+	if (!/^\d+$/.test(raw) || ps < 1 || ps > (max || 100)) {
 		fieldError(res, 'page_size');
 		return;
 	}
@@ -365,6 +372,7 @@ function page(res, query, list, key) {
 	const more = off + size < list.length;
 	const data = { [key]: items, has_more: more };
 	if (more) data.page_token = pageToken(off + size);
+	else if (typeof config.last_page_token === 'string') data.page_token = config.last_page_token;
 	send(res, 200, { code: 0, msg: 'success', data });
 }
 
@@ -509,7 +517,7 @@ function handleApi(req, res, path, query, body) {
 	const b = parseJSON(body);
 	const ok = () => { if (res.statusCode === 200 && res.logEntry && res.logEntry.code === 0) counters.api_ok++; };
 	if (route) {
-		if (route.items) page(res, query, route.items, route.list_key || 'items');
+		if (route.items) page(res, query, route.items, route.list_key || 'items', route.page_size_default || 20, 500);
 		else send(res, route.status || 200, route.body === undefined ? { code: 0, msg: 'success', data: {} } : route.body);
 		return ok();
 	}
