@@ -23,7 +23,7 @@ SECRET=emu-secret-$RANDOM$RANDOM
 openapi_emu --app-secret "$SECRET" || exit 1
 check "the emulator listens on 127.0.0.1 only" "127.0.0.1:$EMU_PORT" \
 	"$(ss -Hltnp 2>/dev/null | awk -v p=":$EMU_PORT" '$4 ~ p"$" {print $4}')"
-"${EMU_NOPROXY[@]}" node "$ROOT/tests/e2e/openapi-emu.js" "$EMU" "$SECRET"
+"${EMU_NOPROXY[@]}" node "$ROOT/tests/e2e/openapi-emu.js" "$EMU" "$EMU_SECRET"
 rc=$?
 # the emulator's own answers, without the SDK in the way
 r=$(curl -sS --noproxy '*' -X POST -d '{"app_id":"cli_a1b2c3d4e5f60001"}' "$EMU/open-apis/auth/v3/tenant_access_token/internal")

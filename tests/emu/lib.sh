@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # EMU* are for the suites that source this
 # tests/emu/lib.sh: start and drive the OpenAPI emulator (tests/emu/openapi.js)
 # from an end-to-end suite. Source it after tests/e2e/lib.sh, whose T, PIDS
 # (stopped by its cleanup), fail and wait_for it uses:
@@ -14,10 +14,21 @@ EMU_NOPROXY=(env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u al
 # openapi_emu [ARGS...]: start the emulator with ARGS (--app-secret S,
 # --expire N, --token-len N, --tls-cert C --tls-key K, ...) on a port of its
 # choosing; wait until it listens. Sets EMU (its base URL: http://127.0.0.1:N,
-# or https://), EMU_PORT, EMU_PID; the PID joins PIDS. Several may run at
-# once: each call overwrites EMU* (save them first).
+# or https://), EMU_PORT, EMU_PID, and EMU_APP_ID, EMU_SECRET (the
+# credentials it accepts); the PID joins PIDS. Several may run at once: each
+# call overwrites EMU* (save them first). A site that talks to it:
+#     S=$(site api "app_id = $EMU_APP_ID" "app_secret = $EMU_SECRET" "api_base = $EMU")
 openapi_emu() {
-	local out
+	local out a prev=
+	EMU_APP_ID=cli_a1b2c3d4e5f60001
+	EMU_SECRET=emu-app-secret-0001
+	for a in "$@"; do
+		case $prev in
+		--app-id) EMU_APP_ID=$a ;;
+		--app-secret) EMU_SECRET=$a ;;
+		esac
+		prev=$a
+	done
 	out=$(mktemp "$T/openapi-emu.XXXXXX")
 	"${EMU_NOPROXY[@]}" node "$ROOT/tests/emu/openapi.js" "$@" >"$out" 2>"$out.err" &
 	EMU_PID=$!
@@ -26,7 +37,6 @@ openapi_emu() {
 		fail "openapi emulator starts" "$(head -c 2000 "$out.err")"
 		return 1
 	fi
-	# shellcheck disable=SC2034 # for the caller
 	EMU_PORT=$(sed -n 's/^port=//p' "$out")
 	EMU=$(sed -n 's/^url=//p' "$out")
 }
