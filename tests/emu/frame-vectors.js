@@ -3,7 +3,7 @@
 // frame-vectors.js: pbbp2 frames encoded by the official Node SDK's own
 // protobuf code (npm @larksuiteoapi/node-sdk, tests/node/package.json),
 // printed as JSON: the test vectors of tests/data/frames.json, for the C
-// codec's unit tests (doc/7-feishu.md, "Long connection").
+// codec's unit tests (doc/10-connect.md §10.1).
 //
 //   NODE_PATH=tests/node/node_modules node tests/emu/frame-vectors.js >tests/data/frames.json
 //

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 'use strict';
 /*
- * lc.js: an emulator of Feishu's long connection (doc/7-feishu.md, "Long
- * connection"; doc/10-connect.md): the endpoint that hands out the
- * WebSocket URL, the WebSocket gateway speaking pbbp2 frames (codec:
- * tests/emu/pbbp2.js, hand-written, shares nothing with the clients it
- * checks), and a control API for the tests, all on one port of 127.0.0.1.
+ * lc.js: an emulator of Feishu's long connection, as doc/10-connect.md §10.1
+ * describes it: the endpoint that hands out the WebSocket URL, the
+ * WebSocket gateway speaking pbbp2 frames (codec: tests/emu/pbbp2.js,
+ * hand-written, shares nothing with the clients it checks), and a control
+ * API for the tests, all on one port of 127.0.0.1.
  * Checked against the official Node SDK's WSClient by tests/e2e/lc-emu.sh.
  *
  * Start:  node tests/emu/lc.js [--port N] [--app-id ID] [--app-secret S]

@@ -1,7 +1,7 @@
 'use strict';
 // pbbp2.js: the Feishu long connection's frame (protobuf, proto2), written
 // here by hand so the emulator does not share code with the clients it
-// checks (doc/7-feishu.md, "Long connection"):
+// checks (doc/10-connect.md §10.1):
 //
 //   message Header { required string key = 1; required string value = 2; }
 //   message Frame {
