@@ -13,6 +13,35 @@ find(const struct env *e, const char *name, size_t nlen)
 	return -1;
 }
 
+static int
+held(const struct env *e, const char *name, size_t nlen)
+{
+	for (size_t o = 0; o < e->heldlen; o += strlen(e->held + o) + 1)
+		if (strncmp(e->held + o, name, nlen) == 0 && e->held[o + nlen] == '\0')
+			return 1;
+	return 0;
+}
+
+/* Left out for its value: the name stays taken. Past ENV_HELD_MAX names
+ * (or out of memory) nothing more is added at all, which keeps the rule
+ * and bounds the lookups. */
+static enum env_put
+hold(struct env *e, const char *name, size_t nlen)
+{
+	char *grown;
+
+	e->truncated = 1;
+	if (e->nheld >= ENV_HELD_MAX || !(grown = realloc(e->held, e->heldlen + nlen + 1))) {
+		e->closed = 1;
+		return ENV_LEFT_OUT;
+	}
+	e->held = grown;
+	memcpy(e->held + e->heldlen, name, nlen + 1);
+	e->heldlen += nlen + 1;
+	e->nheld++;
+	return ENV_LEFT_OUT;
+}
+
 #define MARK "LARK_TRUNCATED=1"
 
 static enum env_put
@@ -22,17 +51,17 @@ add(struct env *e, const char *name, const char *value, size_t vlen, int capped)
 	char *s;
 
 	/* the cheap caps first: past them a huge event costs no lookups. One
-	 * variable and its bytes are kept for LARK_TRUNCATED. */
-	if (capped && (nlen > ENV_NAME_MAX || vlen > ENV_VALUE_MAX || e->n >= ENV_VARS_MAX - 1)) {
+	 * variable and its bytes are kept for LARK_TRUNCATED. A name too
+	 * long is too long for every path, so it needs no holding. */
+	if (capped && (nlen > ENV_NAME_MAX || e->n >= ENV_VARS_MAX - 1 || e->closed)) {
 		e->truncated = 1;
 		return ENV_LEFT_OUT;
 	}
-	if (find(e, name, nlen) >= 0)
+	if (find(e, name, nlen) >= 0 || held(e, name, nlen))
 		return ENV_TAKEN;
-	if (capped && (e->bytes + size > ENV_BYTES_MAX - sizeof MARK || memchr(value, '\0', vlen))) {
-		e->truncated = 1;
-		return ENV_LEFT_OUT;
-	}
+	if (capped && (vlen > ENV_VALUE_MAX || e->bytes + size > ENV_BYTES_MAX - sizeof MARK ||
+	               memchr(value, '\0', vlen)))
+		return hold(e, name, nlen);
 	if (e->n + 1 >= e->cap) {
 		int cap = e->cap ? e->cap * 2 : 64;
 		char **grown = realloc(e->v, (size_t)cap * sizeof *grown);
@@ -102,5 +131,6 @@ env_free(struct env *e)
 	for (int i = 0; i < e->n; i++)
 		free(e->v[i]);
 	free(e->v);
+	free(e->held);
 	memset(e, 0, sizeof *e);
 }

@@ -191,6 +191,16 @@ fresh(const struct config *c, const struct lark_request *rq, time_t now, struct 
 	return ST_OK;
 }
 
+/* A string member as sent, whatever its length or bytes (json_check keeps
+ * NUL out), or NULL: what the log line shows of a refused identity. */
+static const char *
+said(const cJSON *obj, const char *name)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
 /* Step 5: parse and classify the plaintext. ev->schema is "2.0", "1.0" or
  * NULL for a challenge; *token is where the Verification Token is. */
 static enum status
@@ -211,12 +221,16 @@ classify(struct lark_event *ev, enum path path, const cJSON **token)
 	if (cJSON_IsObject(header)) {
 		ev->schema = "2.0";
 		*token = cJSON_GetObjectItemCaseSensitive(header, "token");
+		ev->said_type = said(header, "event_type");
+		ev->said_id = said(header, "event_id");
 	} else if (header) {
 		return bad(ev, path, "header is not an object");
 	} else if (cJSON_IsString(type) && strcmp(type->valuestring, "url_verification") == 0) {
 		ev->schema = NULL;
 	} else if (cJSON_GetObjectItemCaseSensitive(root, "uuid") && cJSON_IsObject(event)) {
 		ev->schema = "1.0";
+		ev->said_type = said(event, "type");
+		ev->said_id = said(root, "uuid");
 	} else
 		return bad(ev, path, "neither an event nor a URL verification");
 	return ST_OK;

@@ -26,6 +26,11 @@ struct lark_event {
 	int challenge;		/* 1: answer with challenge_json */
 	char *challenge_json;	/* {"challenge":"…"}, owned */
 	const char *type, *id;	/* printable ASCII, borrowed from root */
+	const char *said_type, *said_id;	/* the type and id as sent, whenever
+					 * they are strings (any length or
+					 * byte), even when step 8 refuses
+					 * them: for the log line only
+					 * (log_request escapes and cuts) */
 	const char *schema;	/* "2.0" or "1.0" */
 	const char *time, *app_id, *tenant_key;	/* printable or NULL, from root */
 	int signed_request;	/* the signature headers were present and matched */

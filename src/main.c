@@ -127,7 +127,7 @@ handle(struct server *sv, struct transport *t, struct request *rq)
 out:
 	/* log first: lighttpd sends SIGTERM to a CGI once its response is
 	 * complete, so nothing may come after the answer */
-	log_request((int)st, reason, ev.type, ev.id);
+	log_request((int)st, reason, ev.said_type, ev.said_id);
 	answer(t, st, ev.challenge ? ev.challenge_json : body);
 	free(body);
 	lark_event_free(&ev);

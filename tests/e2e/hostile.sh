@@ -901,10 +901,19 @@ log_case() { # NAME MODE STATUS JOBS ID TYPE
 	verdict "$1" "$3" "$4"
 }
 log_case "type with CR: 400, one log line" enc 400 0 ev-l1 'a\rstatus=200 reason=\"forged\"'
+# a refused identity is still shown, escaped (doc/6-hostile.md §6.4)
+check_true "... the refused type is in the log, escaped, with its id" \
+	grep -qF 'status=400 reason="event type is missing or not 1-256 printable ASCII bytes" type="a\x0dstatus=200 reason=\x22forged\x22" id="ev-l1"' "$S/larkhook.log"
 log_case "type with LF: 400, one log line" enc 400 0 ev-l2 'a\n2000-01-01T00:00:00Z larkhook[1]: status=200'
 log_case "type with ESC: 400, one log line" enc 400 0 ev-l3 'a\u001b[2Jb'
 log_case "type with DEL: 400, one log line" enc 400 0 ev-l4 'a\u007fb'
 log_case "event_id with CR LF ESC: 400, one log line" enc 400 0 'x\r\n\u001b' "$COMPTYPE"
+check_true "... the refused id is in the log, escaped, with its type" \
+	grep -qF "status=400 reason=\"event id is missing or not 1-256 printable ASCII bytes\" type=\"$COMPTYPE\" id=\"x\\x0d\\x0a\\x1b\"" "$S/larkhook.log"
+x300=$(head -c 300 /dev/zero | tr '\0' x)
+log_case "event_id of 300 bytes with a tab: 400, one log line" enc 400 0 "\\t$x300" "$COMPTYPE"
+check_true "... the refused id is in the log, escaped and cut to 256 bytes" \
+	grep -qF "type=\"$COMPTYPE\" id=\"\\x09${x300:0:255}...\"" "$S/larkhook.log"
 # shellcheck disable=SC1003 # a JSON escape: one backslash
 log_case "type with quote and backslash: 200 (printable), one log line" enc 200 0 ev-l5 'a\" status=200 reason=\"x\\'
 check_true "... quote and backslash of the type are escaped in the log" \

@@ -542,6 +542,103 @@ big_string(size_t n, char c)
 	return s;
 }
 
+/* A name belongs to the first path that maps to it even when a cap leaves
+ * that path's value out: the name stays unset, LARK_TRUNCATED=1, and a
+ * later colliding path never takes it over (doc/3-hooks.md §3.3). Both
+ * caps that leave a value out while the name is fine: the value cap
+ * (32 KiB) and the total (256 KiB). */
+static void
+capped_collisions(void)
+{
+	struct warns w;
+	struct env e;
+	const char *v;
+	char *big, *buf, *p;
+	size_t len;
+
+	/* the value cap: a-b over 32 KiB first, a_b small after it */
+	big = big_string(32769, 'v');
+	len = strlen(big) + 128;
+	buf = malloc(len);
+	snprintf(buf, len, "{\"event\":{\"x\":1,\"a-b\":%s,\"a_b\":\"later\",\"y\":2}}", big);
+	CHECK(flat(buf, NULL, 0, &e, &w) == 0 && !env_get(&e, "LARK_EVENT_A_B") && e.truncated &&
+	      (v = env_get(&e, "LARK_TRUNCATED")) && strcmp(v, "1") == 0 && env_get(&e, "LARK_EVENT_X") &&
+	      env_get(&e, "LARK_EVENT_Y") && e.n == 3,
+	      "a value over 32 KiB owns its name: LARK_EVENT_A_B unset, not the later path's, LARK_TRUNCATED=1");
+	CHECK(w.n == 1 && strcmp(w.last, "LARK_EVENT_A_B") == 0, "the later path's collision is reported (%d: %s)",
+	      w.n, w.last);
+	CHECK(e.bytes < ENV_BYTES_MAX, "the event was under the 256 KiB total (%zu bytes)", e.bytes);
+	env_free(&e);
+	free(buf);
+	/* the same through hook_env, the environment a hook gets */
+	len = strlen(big) + 128;
+	buf = malloc(len);
+	snprintf(buf, len, "{\"a-b\":%s,\"a_b\":\"later\"}", big);
+	CHECK(wrapped_env(buf, &e, &w) == 0 && !env_get(&e, "LARK_EVENT_A_B") &&
+	      (v = env_get(&e, "LARK_TRUNCATED")) && strcmp(v, "1") == 0 && env_get(&e, "LARK_TYPE"),
+	      "hook_env: the capped first path's name stays unset, LARK_TRUNCATED=1");
+	env_free(&e);
+	free(buf);
+	free(big);
+	/* a nested first path and a flat key: the nested one is capped */
+	big = big_string(40000, 'n');
+	len = strlen(big) + 128;
+	buf = malloc(len);
+	snprintf(buf, len, "{\"event\":{\"a\":{\"b\":%s},\"a_b\":\"flat\"}}", big);
+	CHECK(flat(buf, NULL, 0, &e, &w) == 0 && !env_get(&e, "LARK_EVENT_A_B") && e.truncated && w.n == 1,
+	      "a capped nested path keeps its name from a later flat key");
+	env_free(&e);
+	free(buf);
+	free(big);
+
+	/* the total: eight 32000-byte values fill most of the 256 KiB, a-b
+	 * (10000 bytes) no longer fits, a_b (5 bytes) would */
+	big = big_string(32000, 'f');
+	len = 8 * (strlen(big) + 16) + 20000;
+	buf = malloc(len);
+	p = buf + sprintf(buf, "{\"event\":{");
+	for (int i = 0; i < 8; i++)
+		p += sprintf(p, "\"f%d\":%s,", i, big);
+	free(big);
+	big = big_string(10000, 'a');
+	sprintf(p, "\"a-b\":%s,\"a_b\":\"later\",\"c\":\"fits\"}}", big);
+	CHECK(flat(buf, NULL, 0, &e, &w) == 0 && !env_get(&e, "LARK_EVENT_A_B") && e.truncated &&
+	      (v = env_get(&e, "LARK_TRUNCATED")) && strcmp(v, "1") == 0 && env_get(&e, "LARK_EVENT_F7") &&
+	      (v = env_get(&e, "LARK_EVENT_C")) && strcmp(v, "fits") == 0,
+	      "a value past the 256 KiB total owns its name: unset, the later small one not exported, "
+	      "other small values still are");
+	CHECK(w.n == 1 && strcmp(w.last, "LARK_EVENT_A_B") == 0, "that collision is reported");
+	CHECK(e.bytes <= ENV_BYTES_MAX, "within the total (%zu bytes)", e.bytes);
+	env_free(&e);
+	free(buf);
+	free(big);
+
+	/* more names held than ENV_HELD_MAX: from then on nothing is added,
+	 * so lookups stay bounded and no later path takes a held name */
+	big = big_string(32000, 'f');
+	len = 8 * (strlen(big) + 16) + (ENV_HELD_MAX + 1) * 620 + 10000;
+	buf = malloc(len);
+	p = buf + sprintf(buf, "{\"event\":{");
+	for (int i = 0; i < 8; i++)
+		p += sprintf(p, "\"f%d\":%s,", i, big);
+	free(big);
+	big = big_string(5500, 'g');
+	p += sprintf(p, "\"g\":%s,", big);
+	free(big);
+	big = big_string(600, 'h');
+	for (int i = 0; i <= ENV_HELD_MAX; i++)
+		p += sprintf(p, "\"h%d\":%s,", i, big);
+	sprintf(p, "\"h-5\":\"x\",\"z\":\"1\"}}");
+	CHECK(flat(buf, NULL, 0, &e, &w) == 0 && e.nheld == ENV_HELD_MAX && e.closed &&
+	      !env_get(&e, "LARK_EVENT_H_5") && !env_get(&e, "LARK_EVENT_Z") && env_get(&e, "LARK_EVENT_G") &&
+	      env_get(&e, "LARK_TRUNCATED") && e.bytes <= ENV_BYTES_MAX,
+	      "past %d held names nothing more is added (held %d, closed %d)", ENV_HELD_MAX, e.nheld, e.closed);
+	env_free(&e);
+	CHECK(e.held == NULL && e.nheld == 0 && !e.closed, "env_free releases the held names");
+	free(buf);
+	free(big);
+}
+
 static void
 caps(void)
 {
@@ -935,6 +1032,7 @@ main(void)
 	goldens(vec);
 	naming();
 	collisions();
+	capped_collisions();
 	hostile();
 	caps();
 	each();

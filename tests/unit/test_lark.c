@@ -334,6 +334,55 @@ bare_and_parsed(const cJSON *vec)
 	}
 }
 
+/* A refused identity is still shown to the log: said_type and said_id
+ * hold what was sent (step 8 of doc/1-flow.md §1.2; log_request escapes
+ * and cuts it), while type and id stay NULL. */
+static void
+refused_identity(const cJSON *vec)
+{
+	const char *tok = t_str(vec, "verification_token");
+	char body[2048], longid[301];
+	struct lark_event ev;
+	enum status st;
+
+	snprintf(body, sizeof body, "{\"schema\":\"2.0\",\"header\":{\"event_id\":\"a\\u0001b\\nc\","
+	         "\"event_type\":\"t.x\",\"token\":\"%s\"},\"event\":{}}", tok);
+	st = decide(&plain_cfg, NULL, body, strlen(body), 0, &ev);
+	CHECK(st == ST_BAD_REQUEST && !ev.id && ev.said_id && strcmp(ev.said_id, "a\001b\nc") == 0 &&
+	      ev.said_type && strcmp(ev.said_type, "t.x") == 0,
+	      "an id with control bytes: 400, and said_id/said_type keep what was sent (%s)", ev.reason);
+	lark_event_free(&ev);
+
+	memset(longid, 'x', 300);
+	longid[300] = '\0';
+	snprintf(body, sizeof body, "{\"schema\":\"2.0\",\"header\":{\"event_id\":\"%s\","
+	         "\"event_type\":\"t\\u007f\",\"token\":\"%s\"},\"event\":{}}", longid, tok);
+	st = decide(&plain_cfg, NULL, body, strlen(body), 0, &ev);
+	CHECK(st == ST_BAD_REQUEST && !ev.type && ev.said_type && strcmp(ev.said_type, "t\177") == 0 &&
+	      ev.said_id && strlen(ev.said_id) == 300, "a 300-byte id and a type with DEL: 400, both said (%s)",
+	      ev.reason);
+	lark_event_free(&ev);
+
+	snprintf(body, sizeof body, "{\"uuid\":\"u\\r1\",\"token\":\"%s\",\"event\":{\"type\":\"old\"}}", tok);
+	st = decide(&plain_cfg, NULL, body, strlen(body), 0, &ev);
+	CHECK(st == ST_BAD_REQUEST && ev.said_id && strcmp(ev.said_id, "u\r1") == 0 && ev.said_type &&
+	      strcmp(ev.said_type, "old") == 0, "schema 1.0: uuid and event.type said");
+	lark_event_free(&ev);
+
+	snprintf(body, sizeof body, "{\"schema\":\"2.0\",\"header\":{\"event_id\":7,\"token\":\"%s\"},"
+	         "\"event\":{}}", tok);
+	st = decide(&plain_cfg, NULL, body, strlen(body), 0, &ev);
+	CHECK(st == ST_BAD_REQUEST && !ev.said_id && !ev.said_type, "a number id and no type: nothing said");
+	lark_event_free(&ev);
+
+	snprintf(body, sizeof body, "{\"schema\":\"2.0\",\"header\":{\"event_id\":\"e1\",\"event_type\":\"t\","
+	         "\"token\":\"wrong\"},\"event\":{}}");
+	st = decide(&plain_cfg, NULL, body, strlen(body), 0, &ev);
+	CHECK(st == ST_UNAUTHORIZED && ev.said_id && strcmp(ev.said_id, "e1") == 0,
+	      "a wrong token: 401, the id it claimed is said");
+	lark_event_free(&ev);
+}
+
 int
 main(void)
 {
@@ -358,6 +407,7 @@ main(void)
 	length_extension(vec);
 	window(vec);
 	token_only(vec);
+	refused_identity(vec);
 	legacy_card(vec);
 	classify_plain(vec);
 	cfg_free(&cfg);
