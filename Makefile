@@ -89,6 +89,7 @@ check: deps
 	@sh tools/check.sh
 
 DOCS = examples/larkhook.conf examples/salary.sh examples/review.sh examples/card.sh \
+	examples/compensation.json examples/review.json \
 	examples/nginx.conf apache/larkhook-cgi.conf apache/larkhook-fcgid.conf \
 	apache/larkhook-proxy-fcgi.conf apache/htaccess lighttpd/larkhook-cgi.conf \
 	lighttpd/larkhook-fastcgi.conf

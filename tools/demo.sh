@@ -1,7 +1,8 @@
 #!/bin/bash
 # demo.sh: larkhook as a CGI behind a real lighttpd on 127.0.0.1, with the
 # example config and hooks of examples/ and fresh keys; sends the two seed
-# events (and a card click) as Feishu would and shows what the hooks received.
+# events (examples/compensation.json and review.json) and a card click as
+# Feishu would, and shows what the hooks received.
 # DEMO_EXIT=1 exits after the sample events instead of serving until Ctrl-C.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,10 +72,11 @@ seed() {
 	jq -c --arg n "$1" --arg t "$TOKEN" '.vectors[] | select(.name == $n) | .plaintext | fromjson
 		| .header.token = $t' "$VEC" >"$T/$1.json"
 }
-for v in comp perf; do
-	seed "$v"
-	sig=$("$ROOT/tools/seal" "$KEY" "$TS" "$NONCE" "$T/$v.json" "$T/$v.body")
-	post "$(jq -r .header.event_type "$T/$v.json")" "$T/$v.body" "$sig"
+# the two seed events are the example files, with this demo's token
+for v in comp:compensation perf:review; do
+	jq -c --arg t "$TOKEN" '.header.token = $t' "examples/${v#*:}.json" >"$T/${v%%:*}.json"
+	sig=$("$ROOT/tools/seal" "$KEY" "$TS" "$NONCE" "$T/${v%%:*}.json" "$T/${v%%:*}.body")
+	post "$(jq -r .header.event_type "$T/${v%%:*}.json")" "$T/${v%%:*}.body" "$sig"
 done
 post "the same salary event again" "$T/comp.body" "$("$ROOT/tools/seal" "$KEY" "$TS" "$NONCE" "$T/comp.json" "$T/comp.body")"
 post "a forged signature" "$T/comp.body" 0000000000000000000000000000000000000000000000000000000000000000
@@ -103,10 +105,15 @@ echo "Queue (larkhook status):"
 "$T/bin/larkhook" -c "$T/site/larkhook.conf" status 2>&1 | sed 's/^/    /'
 echo
 echo "Webhook URL: $URL"
-echo "Send more: write an event's plaintext JSON (such as examples/compensation.json), then"
-echo "  $T/bin/larkhook -c $T/site/larkhook.conf forge -u $URL event.json | sh"
-echo "forge prints the curl line Feishu's request amounts to; for the salary event:"
-"$T/bin/larkhook" -c "$T/site/larkhook.conf" forge -u "$URL" "$T/comp.json" 2>/dev/null | sed 's/^/  /'
+echo "Send more: the two events above are files in examples/; this is examples/compensation.json:"
+sed 's/^/    /' examples/compensation.json
+echo "Copy one, edit its event fields and give it a new header.event_id (an id is accepted"
+echo "once), then try the hook alone, or send it encrypted and signed as Feishu would:"
+echo "  $T/bin/larkhook -c $T/site/larkhook.conf run my-event.json"
+echo "  $T/bin/larkhook -c $T/site/larkhook.conf forge -u $URL my-event.json | sh"
+echo "forge prints the curl line Feishu's request amounts to; for examples/compensation.json:"
+"$T/bin/larkhook" -c "$T/site/larkhook.conf" forge -u "$URL" examples/compensation.json 2>/dev/null |
+	sed 's/^/  /'
 
 [ "${DEMO_EXIT:-}" = 1 ] && exit 0
 echo "Serving until Ctrl-C."

@@ -1,8 +1,9 @@
 #!/bin/bash
 # install.sh: what ships beside the binary: make install / uninstall with
 # PREFIX and DESTDIR, the manual page as man renders it, the example config
-# and hooks (shellcheck, then run by larkhook on the seed events), and
-# make demo with DEMO_EXIT=1.
+# and hooks (shellcheck, then run by larkhook on the seed events of
+# examples/*.json), the example events sent with forge, and make demo with
+# DEMO_EXIT=1.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -28,7 +29,7 @@ check "the page names the version, /etc/larkhook.conf and the docs under PREFIX"
 	"$(grep -c "larkhook $version" "$T/man.txt") $(grep -c '^ *\/etc\/larkhook.conf' "$T/man.txt") \
 $(grep -c '/opt/lh/share/doc/larkhook/' "$T/man.txt") $(grep -c '@[A-Z]*@' "$T/man.txt")"
 for f in examples/larkhook.conf examples/salary.sh apache/larkhook-cgi.conf apache/htaccess \
-	lighttpd/larkhook-fastcgi.conf examples/nginx.conf; do
+	lighttpd/larkhook-fastcgi.conf examples/nginx.conf examples/compensation.json examples/review.json; do
 	check_true "make install ships $f" cmp -s "$ROOT/$f" "$D/opt/lh/share/doc/larkhook/$f"
 done
 make -s -C "$ROOT" uninstall DESTDIR="$D" PREFIX=/opt/lh >>"$T/install.log" 2>&1
@@ -59,7 +60,14 @@ chown -R "$OWNER" "$E"
 check "larkhook check accepts the example config" 0 $?
 check "it lists the three example hooks" 3 "$(grep -c '^hook \[on ' "$T/check.out")"
 
-for v in comp perf card_new; do vector "$v" plaintext >"$T/$v.json"; done
+# the seed events are the files examples/ ships (doc/2-config.md §2.6)
+cp "$ROOT/examples/compensation.json" "$T/comp.json"
+cp "$ROOT/examples/review.json" "$T/perf.json"
+for v in comp perf; do
+	check "examples/ ships the $v seed event: the vector's plaintext, without its token" \
+		"$(vector "$v" plaintext | jq -cS 'del(.header.token)')" "$(jq -cS . "$T/$v.json" 2>&1)"
+done
+vector card_new plaintext >"$T/card_new.json"
 jq -c '.event.action.value = {"decision": "approve"}' "$T/card_new.json" >"$T/approve.json"
 # run EVENT: larkhook run on the example site, as the unprivileged user
 run() { (cd "$E" && "${RUNAS[@]}" "$BIN" -c "$E/larkhook.conf" run "$1" >"$T/run.out" 2>&1); }
@@ -90,6 +98,39 @@ check "and an unknown action with a warning, still valid JSON" "warning" \
 (cd "$E" && env -i PATH=/usr/bin:/bin "${RUNAS[@]}" sh ./salary.sh </dev/null >/dev/null 2>&1)
 check "salary.sh outside larkhook refuses with 100 (never retried)" 100 $?
 
+# forge EVENT | sh, with a curl that hands the request to larkhook as a CGI
+# (what a web server would do), on a site of its own: the example events
+# are accepted as Feishu's requests and reach their hooks
+hooksite forged
+F=$S
+mkdir -p "$T/fakebin"
+cat >"$T/fakebin/curl" <<'CURL'
+#!/bin/bash
+# curl -sS -i -X POST -H 'Name: value'... --data-binary BODY URL, as a CGI
+env=()
+while [ $# -gt 1 ]; do
+	case $1 in
+	-H) h=${2%%:*}; v=${2#*: }; h=${h^^}; env+=("HTTP_${h//-/_}=$v"); shift 2 ;;
+	--data-binary) printf %s "$2" >"$FAKE_BODY"; shift 2 ;;
+	*) shift ;;
+	esac
+done
+env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+	CONTENT_LENGTH="$(stat -c %s "$FAKE_BODY")" LARKHOOK_CONFIG="$FAKE_CONF" "${env[@]}" \
+	$FAKE_RUNAS "$FAKE_BIN" <"$FAKE_BODY"
+CURL
+chmod 755 "$T/fakebin/curl"
+for ev in compensation review; do
+	"$BIN" -c "$F/larkhook.conf" forge -u http://127.0.0.1:9/larkhook "$ROOT/examples/$ev.json" \
+		>"$T/forge.$ev" 2>"$T/forge.$ev.err"
+	PATH=$T/fakebin:$PATH FAKE_BODY=$T/forged.$ev.body FAKE_CONF=$F/larkhook.conf FAKE_BIN=$BIN \
+		FAKE_RUNAS="${RUNAS[*]}" sh "$T/forge.$ev" >"$T/forged.$ev.resp" 2>&1
+	check "forge examples/$ev.json | sh: 200, accepted as Feishu's request" "200" \
+		"$(sed -n '1s/^Status: \([0-9]*\).*/\1/p' "$T/forged.$ev.resp")"
+done
+check "both forged events were stored" 2 "$(queued "$F/larkhook-spool")"
+hook_ran "the compensation hook ran for examples/compensation.json" "$F"
+
 # --- make demo
 DEMO_EXIT=1 make -s -C "$ROOT" demo </dev/null >"$T/demo.out" 2>&1
 check "make demo with DEMO_EXIT=1 succeeds" 0 $?
@@ -101,6 +142,8 @@ check "it shows the salary hook's variables" 1 \
 	"$(grep -c '^ *LARK_EVENT_EMPLOYMENT_ID=7140964208476371111$' "$T/demo.out")"
 check "it shows the review hook's item variables" 1 \
 	"$(grep -c '^ *LARK_ITEM_USER_ID_OPEN_ID=ou_7dab8a3d3cdcc9da365777c7ad535d62$' "$T/demo.out")"
+check "its closing hint shows examples/compensation.json" 1 \
+	"$(grep -c '^ *"event_type": "compensation.archive.changed_v1",$' "$T/demo.out")"
 check "it prints the URL and a curl line" "1 1" \
 	"$(grep -c '^Webhook URL: http://127.0.0.1:[0-9]*/larkhook$' "$T/demo.out") \
 $(grep -c "^  curl .*'http://127.0.0.1:[0-9]*/larkhook'$" "$T/demo.out")"
