@@ -6,7 +6,7 @@
 set -u
 PKGS="gcc make pkg-config libfcgi-dev libcjson-dev libssl-dev openssl
 lighttpd apache2 libapache2-mod-fcgid nginx fcgiwrap spawn-fcgi libfcgi-bin curl strace
-jq util-linux man-db groff-base shellcheck dpkg-dev clang libclang-rt-14-dev valgrind
+jq xxd util-linux man-db groff-base shellcheck dpkg-dev clang libclang-rt-14-dev valgrind
 libcurl4-openssl-dev"
 
 # Node and npm from the machine; Debian's packages when neither is there.
