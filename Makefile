@@ -89,7 +89,7 @@ check: deps
 	@sh tools/check.sh
 
 DOCS = examples/larkhook.conf examples/salary.sh examples/review.sh examples/card.sh \
-	examples/compensation.json examples/review.json \
+	examples/compensation.json examples/review.json $(wildcard doc/*.md) \
 	examples/nginx.conf apache/larkhook-cgi.conf apache/larkhook-fcgid.conf \
 	apache/larkhook-proxy-fcgi.conf apache/htaccess lighttpd/larkhook-cgi.conf \
 	lighttpd/larkhook-fastcgi.conf
@@ -108,7 +108,7 @@ install: larkhook
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/larkhook $(DESTDIR)$(MANDIR)/man8/larkhook.8
 	for f in $(DOCS); do rm -f $(DESTDIR)$(DOCDIR)/$$f; done
-	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/apache \
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/apache $(DESTDIR)$(DOCDIR)/doc \
 		$(DESTDIR)$(DOCDIR)/lighttpd $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:

@@ -29,7 +29,8 @@ check "the page names the version, /etc/larkhook.conf and the docs under PREFIX"
 	"$(grep -c "larkhook $version" "$T/man.txt") $(grep -c '^ *\/etc\/larkhook.conf' "$T/man.txt") \
 $(grep -c '/opt/lh/share/doc/larkhook/' "$T/man.txt") $(grep -c '@[A-Z]*@' "$T/man.txt")"
 for f in examples/larkhook.conf examples/salary.sh apache/larkhook-cgi.conf apache/htaccess \
-	lighttpd/larkhook-fastcgi.conf examples/nginx.conf examples/compensation.json examples/review.json; do
+	lighttpd/larkhook-fastcgi.conf examples/nginx.conf examples/compensation.json examples/review.json \
+	doc/README.md doc/4-spool.md; do
 	check_true "make install ships $f" cmp -s "$ROOT/$f" "$D/opt/lh/share/doc/larkhook/$f"
 done
 make -s -C "$ROOT" uninstall DESTDIR="$D" PREFIX=/opt/lh >>"$T/install.log" 2>&1
