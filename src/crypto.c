@@ -39,7 +39,11 @@ crypto_sha256(const struct bytes *parts, int n, unsigned char out[32])
 int
 crypto_sha1(const void *in, size_t n, unsigned char out[20])
 {
-	return SHA1(in, n, out) ? 0 : -1;
+	SHA_CTX ctx;
+	int ok = SHA1_Init(&ctx) && SHA1_Update(&ctx, in, n) && SHA1_Final(out, &ctx);
+
+	OPENSSL_cleanse(&ctx, sizeof ctx);
+	return ok ? 0 : -1;
 }
 
 void
