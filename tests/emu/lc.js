@@ -350,7 +350,8 @@ function push(o) {
 // --- frames in ---------------------------------------------------------------
 function onFrame(c, data) {
 	const buf = Buffer.isBuffer(data) ? data : Buffer.concat(data);
-	if (!(stream && stream.conn === c)) S.raw.push(buf);
+	if (stream && stream.conn === c && stream.onRaw(buf)) return;
+	S.raw.push(buf);
 	let f;
 	try { f = pb.decode(buf); } catch (e) {
 		S.other.push({ conn: c.id, t_ms: now(), error: e.message, hex: buf.toString('hex') });
@@ -411,10 +412,6 @@ function onAck(c, f, h) {
 	const latency = m ? Number(t - m.t) / 1000 : null;
 	if (m) m.acks++;
 
-	if (stream && stream.conn === c) {
-		stream.onAck(msgId, json, problems, latency);
-		return;
-	}
 	let dataJson = null, dataText = null;
 	if (json && typeof json.data === 'string') {
 		dataText = Buffer.from(json.data, 'base64').toString();
@@ -558,6 +555,46 @@ function closeConn(c, o) {
 }
 
 // --- the benchmark stream --------------------------------------------------------
+// scan(buf): the fields the benchmark needs from a frame, without building
+// it: SeqID, LogID (Numbers: stream ids stay below 2^53), method, the number
+// of headers and where the payload is; null when it is not a plain frame.
+function scan(buf) {
+	let p = 0, seq = -1, logId = -1, method = -1, nh = 0, ps = -1, pe = -1;
+	const n = buf.length;
+	const num = () => {
+		let v = 0, mul = 1, c;
+		do {
+			if (p >= n) return -1;
+			c = buf[p++];
+			v += (c & 0x7f) * mul;
+			mul *= 128;
+		} while (c & 0x80);
+		return v;
+	};
+	while (p < n) {
+		const t = num();
+		if (t < 0) return null;
+		const field = t >>> 3, wire = t & 7;
+		if (wire === 0) {
+			const v = num();
+			if (v < 0) return null;
+			if (field === 1) seq = v; else if (field === 2) logId = v; else if (field === 4) method = v;
+		} else if (wire === 2) {
+			const len = num();
+			if (len < 0 || p + len > n) return null;
+			if (field === 5) nh++;
+			else if (field === 8) { ps = p; pe = p + len; }
+			p += len;
+		} else return null;
+	}
+	return { seq, logId, method, nh, ps, pe };
+}
+const CODE200 = Buffer.from('{"code":200}');
+
+// The benchmark: every frame is built before the clock starts; an ack is
+// matched by its SeqID (the frames of one message have consecutive ids);
+// the echo is checked for SeqID, LogID, the number of headers (all the
+// sent ones plus biz_rt at most) and the code.
 function runStream(o) {
 	return new Promise((resolve) => {
 		const c = o.conn !== undefined ? conns.get(Number(o.conn)) : live().find((x) => !x.silent);
@@ -565,62 +602,77 @@ function runStream(o) {
 		if (stream) return resolve({ status: 409, body: { error: 'a stream is running' } });
 		const count = Number(o.count || 1000);
 		const window = o.window === undefined ? 64 : Number(o.window);
+		const nf = Math.max(1, Number(o.fragments || 1));
 		const tmpl = o.event || DEFAULT_EVENT();
 		const prefix = hex(6);
+		// the template serialised once, its event_id a placeholder
+		const t = JSON.parse(JSON.stringify(tmpl));
+		if (t.header) t.header.event_id = '@@ID@@'; else t.uuid = '@@ID@@';
+		const [head, tail] = JSON.stringify(t).split('"@@ID@@"');
+		const frames = new Array(count);	// per message, its encoded frames
+		const seqBase = Number(seqCounter) + 1, logBase = Number(logCounter) + 1;
+		let nheaders = 0;
+		for (let i = 0; i < count; i++) {
+			const id = (prefix + i.toString(16).padStart(8, '0')).padEnd(32, '0');
+			const fs = buildFrames({ fragments: nf, big_ids: false }, Buffer.from(`${head}"${id}"${tail}`), 'm' + id, hex(8));
+			nheaders = fs[0].headers.length;
+			frames[i] = fs.map((f) => pb.encode(f));
+		}
 		const lat = new Float64Array(count);
-		const pending = new Map();	// message_id -> hrtime of writing
+		const sentAt = new Float64Array(count);	// ns since t0, of writing; -1 once acked
 		const codes = {};
-		let next = 0, acked = 0, echoBad = 0, t0 = hr(), tEnd = null, finished = false;
+		let next = 0, inflight = 0, acked = 0, echoBad = 0, t0 = hr(), finished = false, corked = false;
+		const since = () => Number(hr() - t0);
+		const sock = c.ws._socket;
 		const st = {
 			conn: c,
-			onAck(msgId, json, problems, _l) {
-				const t = pending.get(msgId);
-				if (t === undefined) { echoBad++; return; }
-				pending.delete(msgId);
-				lat[acked++] = Number(hr() - t) / 1000;
-				const code = json ? json.code : 'bad';
+			// true when the frame was the stream's; false: for the ordinary path
+			onRaw(buf) {
+				const f = scan(buf);
+				if (!f || f.method !== 1) return false;
+				const k = f.seq - seqBase;
+				const i = Math.floor(k / nf);
+				if (k < 0 || i >= next || sentAt[i] < 0) { echoBad++; return true; }
+				lat[acked++] = (since() - sentAt[i]) / 1000;
+				sentAt[i] = -1;
+				inflight--;
+				if (f.logId !== logBase + k || f.nh < nheaders || f.nh > nheaders + 1) echoBad++;
+				let code = 'bad';
+				const pl = f.ps >= 0 ? buf.subarray(f.ps, f.pe) : Buffer.alloc(0);
+				if (pl.equals(CODE200)) code = 200;
+				else { try { code = JSON.parse(pl.toString()).code; } catch (e) { /* bad */ } }
 				codes[code] = (codes[code] || 0) + 1;
-				if (problems.length) echoBad++;
 				if (acked === count) finish();
 				else fill();
+				return true;
 			},
 			fail(why) { finish(why); },
 		};
 		function fill() {
-			const bufs = [];
-			while (next < count && (window === 0 || pending.size < window)) {
-				const ev = JSON.parse(JSON.stringify(tmpl));
-				const id = (prefix + next.toString(16).padStart(8, '0')).padEnd(32, '0');
-				if (ev.header) ev.header.event_id = id;
-				else ev.uuid = id;
-				const msgId = 'm' + id;
-				const frames = buildFrames({ fragments: o.fragments }, Buffer.from(JSON.stringify(ev)), msgId, hex(8));
-				for (const f of frames) {
-					sent.set(f.SeqID.toString(), {
-						message_id: msgId, headers: f.headers, LogID: f.LogID, service: f.service, conn: c.id,
-					});
-					bufs.push(pb.encode(f));
-				}
-				pending.set(msgId, hr());
-				next++;
+			if (!corked && sock) {
+				// the frames written in one tick leave in one write
+				corked = true;
+				sock.cork();
+				process.nextTick(() => { corked = false; sock.uncork(); });
 			}
-			// messages (event frames) are written in one go; the hrtime noted
-			// above is taken before the write: latency includes it
-			for (const b of bufs) c.ws.send(b, { binary: true });
+			while (next < count && (window === 0 || inflight < window)) {
+				sentAt[next] = since();
+				for (const b of frames[next]) c.ws.send(b, { binary: true });
+				next++;
+				inflight++;
+			}
 		}
 		const timer = setTimeout(() => finish('timeout'), Number(o.timeout || 120) * 1000);
 		function finish(why) {
 			if (finished) return;
 			finished = true;
 			clearTimeout(timer);
-			tEnd = hr();
+			const ms = since() / 1e6;
 			stream = null;
-			for (const k of [...sent.keys()]) if (sent.get(k).conn === c.id && k) sent.delete(k);
 			const l = Array.from(lat.subarray(0, acked)).sort((a, b) => a - b);
 			const q = (p) => (l.length ? Math.round(l[Math.min(l.length - 1, Math.floor(p * l.length))]) : null);
-			const ms = Number(tEnd - t0) / 1e6;
 			const body = {
-				count, window, fragments: Number(o.fragments || 1), acked, codes, echo_bad: echoBad,
+				count, window, fragments: nf, acked, codes, echo_bad: echoBad,
 				elapsed_ms: Math.round(ms * 1000) / 1000, eps: ms > 0 ? Math.round(acked / (ms / 1000)) : null,
 				p50_us: q(0.5), p99_us: q(0.99), max_us: l.length ? Math.round(l[l.length - 1]) : null,
 			};

@@ -17,40 +17,42 @@
 // headers as [{key, value}], payload as a Buffer, the optional strings
 // under payload_encoding, payload_type and LogIDNew when present.
 
-function varint(out, v) {
+// varint(v) -> Buffer of the base-128 varint of a uint64 (BigInt or Number)
+function varint(v) {
+	if (typeof v === 'number' && v >= 0 && v < 0x80) return Buffer.from([v]);
 	v = BigInt.asUintN(64, BigInt(v));
+	const out = [];
 	while (v >= 0x80n) {
 		out.push(Number(v & 0x7fn) | 0x80);
 		v >>= 7n;
 	}
 	out.push(Number(v));
+	return Buffer.from(out);
 }
-function tag(out, field, wire) { varint(out, (field << 3) | wire); }
-function bytesField(out, field, buf) {
-	tag(out, field, 2);
-	varint(out, buf.length);
-	for (const b of buf) out.push(b);
+const key = (field, wire) => varint((field << 3) | wire);
+function bytesField(parts, field, buf) {
+	parts.push(key(field, 2), varint(buf.length), buf);
 }
 
 // encode(frame) -> Buffer. Fields 1-4 are always written (required).
 function encode(f) {
-	const out = [];
-	tag(out, 1, 0); varint(out, f.SeqID ?? 0n);
-	tag(out, 2, 0); varint(out, f.LogID ?? 0n);
+	const parts = [];
+	parts.push(key(1, 0), varint(f.SeqID ?? 0n));
+	parts.push(key(2, 0), varint(f.LogID ?? 0n));
 	// int32: a negative value is sign-extended to ten bytes, as protobuf does
-	tag(out, 3, 0); varint(out, BigInt.asUintN(64, BigInt(f.service | 0)));
-	tag(out, 4, 0); varint(out, BigInt.asUintN(64, BigInt(f.method | 0)));
+	parts.push(key(3, 0), varint(BigInt.asUintN(64, BigInt(f.service | 0))));
+	parts.push(key(4, 0), varint(BigInt.asUintN(64, BigInt(f.method | 0))));
 	for (const h of f.headers || []) {
 		const inner = [];
 		bytesField(inner, 1, Buffer.from(String(h.key)));
 		bytesField(inner, 2, Buffer.from(String(h.value)));
-		bytesField(out, 5, inner);
+		bytesField(parts, 5, Buffer.concat(inner));
 	}
-	if (f.payload_encoding != null) bytesField(out, 6, Buffer.from(f.payload_encoding));
-	if (f.payload_type != null) bytesField(out, 7, Buffer.from(f.payload_type));
-	if (f.payload != null) bytesField(out, 8, Buffer.from(f.payload));
-	if (f.LogIDNew != null) bytesField(out, 9, Buffer.from(f.LogIDNew));
-	return Buffer.from(out);
+	if (f.payload_encoding != null) bytesField(parts, 6, Buffer.from(f.payload_encoding));
+	if (f.payload_type != null) bytesField(parts, 7, Buffer.from(f.payload_type));
+	if (f.payload != null) bytesField(parts, 8, Buffer.from(f.payload));
+	if (f.LogIDNew != null) bytesField(parts, 9, Buffer.from(f.LogIDNew));
+	return Buffer.concat(parts);
 }
 
 class Reader {
