@@ -9,7 +9,9 @@
 # and BENCH_CONNS for wrk (2, 16), BENCH_EVENTS distinct events per load run
 # (25000 per second of BENCH_TIME, at least 20000), BENCH_ROUNDS paired
 # rounds of the FastCGI floor and larkhook (5), BENCH_SEQ requests for
-# the CGI wall time (300), BENCH_LAT requests for the hook latency (20).
+# the CGI wall time (300), BENCH_LAT requests for the hook latency (20);
+# the long connection's (bench/lc.sh): BENCH_LC_EVENTS, BENCH_LC_WINDOW,
+# BENCH_LC_LAT, BENCH_LC_ROUNDS.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=$ROOT/build/bench
@@ -359,6 +361,13 @@ load peer "$PEER/larkhook"
 PEER_HANDLED=$(( $(curl -s "$PEER/stats") - 1 ))
 stop "$SERVER"
 
+# --- the long connection ------------------------------------------------------
+# bench/lc.sh: larkhook connect and the Node SDK's WSClient on the emulator's
+# stream; it writes its row of the targets table and its section.
+say "bench: the long connection (bench/lc.sh)"
+BENCH_LC_BIN=$ROOT/larkhook bash "$ROOT/bench/lc.sh" "$W/lc" ||
+	say "bench: WARNING: the long-connection bench failed"
+
 # --- CGI: instructions and wall time ----------------------------------------
 say "bench: callgrind, one CGI request each"
 site cg "$SHM"
@@ -629,6 +638,7 @@ cgrow() {	# cgrow CASE LABEL
 		echo "| same, CGI | $(ms "$1") ms median (max $(ms "$2"), min $(ms "$3")) | $(met "$1" 50000 '<') |"
 	fi
 	echo "| >= 1.5x the req/s of the official Node SDK's server (FastCGI, tmpfs) | $(ratio "${RPS[lark-fcgi]}" "${RPS[peer]}")x (${RPS[lark-fcgi]} vs ${RPS[peer]} req/s) | $(met "${RPS[lark-fcgi]}" "$(awk -v f="${RPS[peer]}" 'BEGIN { print 1.5 * f }')" '>=' lark-fcgi) |"
+	cat "$W/lc/target.md" 2>/dev/null
 	case "${HL[fastcgi]:-} ${HL[cgi]:-}" in *-*)
 		echo
 		echo "A negative hook latency means the hook started before the 200 reached the client: the runner is started before the answer is written (doc/1-flow.md §1.2, step 12)." ;;
@@ -662,6 +672,10 @@ cgrow() {	# cgrow CASE LABEL
 	echo "it checks no token on events, keeps nothing on disk, deduplicates nothing, runs its handler inside the request, and is one node process."
 	echo "larkhook additionally parses strictly, checks the token, writes the event durably (fsync'd file, link, rename, directory fsyncs) and logs one line per request."
 	echo
+	if [ -s "$W/lc/section.md" ]; then
+		cat "$W/lc/section.md"
+		echo
+	fi
 	echo "## CGI instructions (callgrind, one request, as www-data, runner held off)"
 	echo
 	echo "Start-up is everything outside the request: the dynamic loader, libc, cfg_load (which reads the config and derives the AES key with the SHA-256 primitive: no OpenSSL provider is loaded anywhere), exit. crypto_random is no longer called on this path (records are named by pid and arrival time) and shows 0."
