@@ -7,11 +7,13 @@
 // after a close, and the emulator's codec against the SDK's own.
 // Usage: node lc-emu.js EMU_URL APP_ID APP_SECRET; prints ok / FAIL lines.
 const http = require('http');
+const https = require('https');
 const path = require('path');
 const lark = require('@larksuiteoapi/node-sdk');
 const pb = require(path.join(__dirname, '..', 'emu', 'pbbp2'));
 
-const [EMU, APP_ID, APP_SECRET] = process.argv.slice(2);
+const [EMU, APP_ID, APP_SECRET, MODE] = process.argv.slice(2);
+const web = EMU.startsWith('https:') ? https : http;
 let failed = 0;
 const ok = (n) => console.log(`ok - ${n}`);
 const fail = (n, why) => { failed++; console.log(`FAIL - ${n}${why ? ': ' + why : ''}`); };
@@ -25,7 +27,7 @@ function req(method, p, body) {
 	return new Promise((resolve, reject) => {
 		const u = new URL(EMU + p);
 		const data = body === undefined ? null : Buffer.from(JSON.stringify(body));
-		const r = http.request(u, {
+		const r = web.request(u, {
 			method, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {},
 		}, (res) => {
 			const chunks = [];
@@ -177,9 +179,13 @@ async function main() {
 	await gateway();
 
 	const seen = [];
+	const failOnce = new Set();
 	let errors = [];
 	const dispatcher = new lark.EventDispatcher({ loggerLevel: lark.LoggerLevel.error }).register({
-		'compensation.archive.changed_v1': async (data) => { seen.push(data); },
+		'compensation.archive.changed_v1': async (data) => {
+			if (failOnce.delete(data.event_id)) throw new Error('failing once on purpose');
+			seen.push(data);
+		},
 		'performance.review_data.changed_v2': async () => ({ answer: 'from the handler' }),
 	});
 	const quiet = { error: (...a) => errors.push(a.join(' ')), warn: () => {}, info: () => {}, debug: () => {}, trace: () => {} };
@@ -271,6 +277,44 @@ async function main() {
 	check('the echo check catches a changed SeqID (the SDK keeps uint64 in a Number: ids above 2^53 come back rounded)',
 		[false, true], [ack && ack.echo_ok, !!(ack && ack.echo_problems.some((p) => /SeqID/.test(p)))]);
 
+	// one frame as three WebSocket frames (continuations)
+	const ev8 = JSON.parse(JSON.stringify(ev1));
+	ev8.header.event_id = 'lcemu-wsfrag-0008';
+	r = await post('/_emu/push', { event: ev8, ws_fragments: 3, wait: true });
+	check('a frame sent as three WebSocket frames (binary + continuations) is acked', [200, 200, true],
+		[r.status, r.json.ack && r.json.ack.code, seen.some((e) => e.event_id === 'lcemu-wsfrag-0008')]);
+
+	// a handler failing once: the SDK acks 500, the emulator redelivers the
+	// same event as a new message, which is then acked 200
+	failOnce.add('lcemu-redeliver-0009');
+	const ev9 = JSON.parse(JSON.stringify(ev1));
+	ev9.header.event_id = 'lcemu-redeliver-0009';
+	const before = (await get('/_emu/state')).json.acks.length;
+	r = await post('/_emu/push', { event: ev9, redeliver_ms: 200, redeliver_times: 2 });
+	r = await wait(`acks=${before + 2}&ok=${(await get('/_emu/state')).json.acks.filter((a) => a.code === 200).length + 1}`);
+	st = (await get('/_emu/state')).json;
+	const re = st.pushes.filter((p) => p.event_id === 'lcemu-redeliver-0009');
+	check('an ack of 500 (handler threw) is redelivered as a new message and then acked 200',
+		[2, true, [500, 200]],
+		[re.length, re[1] && re[1].redelivery_of === re[0].message_id,
+			re.map((p) => (st.acks.find((a) => a.message_id === p.message_id) || {}).code)]);
+
+	// a WebSocket-level ping is answered by the client's WebSocket library
+	await post('/_emu/wsping', { conn: 'all', data: 'hello' });
+	r = await wait('wspongs=1');
+	check('a WebSocket ping (opcode 9) comes back as a pong', [200, 'hello'],
+		[r.status, ((await get('/_emu/state')).json.wspongs[0] || {}).data]);
+
+	// garbage: a binary message that is not a frame, a text message; the
+	// client carries on
+	await post('/_emu/raw', { hex: 'ffffffff' });
+	await post('/_emu/raw', { text: 'not a frame' });
+	await post('/_emu/raw', { frame: { SeqID: 1, LogID: 2, service: 3, method: 7, headers: [{ key: 'type', value: 'x' }] } });
+	const ev10 = JSON.parse(JSON.stringify(ev1));
+	ev10.header.event_id = 'lcemu-aftergarbage-0010';
+	r = await post('/_emu/push', { event: ev10, wait: true });
+	check('after garbage and an unknown method the connection still carries events', [200, 200], [r.status, r.json.ack && r.json.ack.code]);
+
 	// the secret: only in the endpoint request
 	r = await get(`/_emu/find?s=${encodeURIComponent(APP_SECRET)}`);
 	check('the App Secret is in the endpoint requests only', { endpoint: 1, handshakes: 0, frames: 0 }, r.json);
@@ -316,4 +360,28 @@ async function main() {
 	truthy('the client closed', r.status === 200, JSON.stringify(r.json));
 }
 
-main().then(() => process.exit(failed ? 1 : 0), (e) => { fail('the oracle test ran', e.stack); process.exit(1); });
+// over TLS: the emulator started with --tls-cert, the SDK trusting that
+// certificate (NODE_EXTRA_CA_CERTS) and nothing else
+async function tls() {
+	const seen = [];
+	const quiet = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, trace: () => {} };
+	const dispatcher = new lark.EventDispatcher({ logger: quiet }).register({
+		'compensation.archive.changed_v1': async (data) => { seen.push(data); },
+	});
+	const client = new lark.WSClient({ appId: APP_ID, appSecret: APP_SECRET, domain: EMU, logger: quiet });
+	client.start({ eventDispatcher: dispatcher });
+	let r = await wait('conns=1&pings=1');
+	truthy('over TLS: the SDK gets the endpoint (https) and connects (wss)', r.status === 200, JSON.stringify(r.json));
+	const st = (await get('/_emu/state')).json;
+	check('over TLS: the URL the endpoint gave is wss://127.0.0.1', true,
+		/^wss:\/\/127\.0\.0\.1:\d+\/ws\/v2\?/.test(st.endpoint[0] && st.endpoint[0].url));
+	r = await post('/_emu/push', { fragments: 2, order: 'reverse', wait: true });
+	check('over TLS: a fragmented event is handled and acked 200', [200, 200, 1],
+		[r.status, r.json.ack && r.json.ack.code, seen.length]);
+	client.close({ force: true });
+	r = await wait('live=0');
+	truthy('over TLS: the client closed', r.status === 200, JSON.stringify(r.json));
+}
+
+(MODE === 'tls' ? tls() : main()).then(() => process.exit(failed ? 1 : 0),
+	(e) => { fail('the oracle test ran', e.stack); process.exit(1); });

@@ -40,4 +40,13 @@ check "endpoint-mode http 503" 503 "$(ep "${json[@]}" -d "{\"AppID\":\"$APP_ID\"
 kill -TERM "$LC_EMU_PID"
 wait "$LC_EMU_PID"
 check "the emulator exits 0 on SIGTERM" 0 "$?"
+
+# over TLS, with a certificate made here that only the client is told of
+lc_tls_cert
+lc_emu --app-id "$APP_ID" --app-secret "$SECRET" --tls-cert "$LC_CERT" --tls-key "$LC_KEY" || exit 1
+check "with --tls-cert the emulator says https" "https://127.0.0.1:$LC_EMU_PORT" "$LC_EMU"
+curl -s --noproxy '*' -o /dev/null "$LC_EMU/_emu/state"
+check "a client without the certificate is refused (TLS verified: curl 60)" 60 "$?"
+"${LC_NOPROXY[@]}" NODE_PATH="$ROOT/tests/node/node_modules" NODE_EXTRA_CA_CERTS="$LC_CERT" \
+	node "$ROOT/tests/e2e/lc-emu.js" "$LC_EMU" "$APP_ID" "$SECRET" tls || rc=1
 exit "$rc"

@@ -10,7 +10,10 @@
  *
  * Start:  node tests/emu/lc.js [--port N] [--app-id ID] [--app-secret S]
  *                              [--client-config JSON] [--quiet]
- * It prints "port=N" (then "url=http://127.0.0.1:N") on stdout once
+ *                              [--tls-cert PEM --tls-key PEM]
+ * With --tls-cert and --tls-key everything is served over TLS (https://
+ * endpoint and control API, wss:// gateway URL) with that certificate.
+ * It prints "port=N" (then "url=http[s]://127.0.0.1:N") on stdout once
  * listening; port 0 (the default) takes a free port. Defaults: app id
  * cli_a1b2c3d4e5f60001, app secret "lc-emu-secret" (env LC_APP_ID and
  * LC_APP_SECRET too). Needs the npm package ws (tests/node/package.json;
@@ -60,7 +63,8 @@
  *     echoes the pushed frame: SeqID, LogID, service and every header of
  *     that frame (found by SeqID) present with the same value (echo_ok,
  *     echo_problems);
- *   - anything else, and a frame that does not decode, goes to "other".
+ *   - anything else, a frame that does not decode and a text message go
+ *     to "other".
  *
  * --- Control API (HTTP on the same port; JSON bodies; JSON answers) -----
  * Connection ids are 1, 2, ... in the order of handshakes accepted.
@@ -80,6 +84,11 @@
  *     answers only once the ack came (or 408 after timeout seconds, 10).
  *     Answer: {message_id, conn, seq_ids, frames, event_id, ack?}; 409
  *     when no live connection can take it.
+ * POST /_emu/raw       {conn, hex | text | frame}: one WebSocket message
+ *     as is: binary bytes (hex), a text message, or a pbbp2 frame given as
+ *     an object ({SeqID, LogID, service, method, headers, payload}).
+ * POST /_emu/wsping    {conn: id|"all", data}: a WebSocket-level ping
+ *     (RFC 6455 opcode 9); the pongs that come back are in "wspongs".
  * POST /_emu/close     {conn: id|"all", code: 1000, reason, abrupt}
  *     Closes with a close frame (code, reason), or abrupt: true drops the
  *     TCP connection without one ("rst": with a reset).
@@ -124,10 +133,11 @@
  *     handshakes: [{url, headers, answer}], other: [...]}.
  * GET  /_emu/wait?COND...&timeout=S  blocks until every condition holds
  *     (200 + state counts) or timeout seconds (default 10) pass (408):
- *     acks=N, pings=N (at least N recorded; with conn=ID only that
- *     connection's), conns=N (at least N live), live=N (exactly N live),
+ *     acks=N, ok=N (acks with code 200), pings=N (at least N recorded;
+ *     with conn=ID only that connection's), conns=N (at least N live), live=N (exactly N live),
  *     opened=N, closed=N (connections ever), endpoint=N, handshakes=N
- *     (requests ever), ack=MESSAGE_ID (an ack of that message). Use
+ *     (requests ever), pushes=N, wspongs=N, ack=MESSAGE_ID (an ack of that
+ *     message). Use
  *     `curl -sf` so a timeout fails.
  * GET  /_emu/find?s=STRING  where STRING occurs: {endpoint: n requests
  *     (headers or body), handshakes: n (URL or headers), frames: n frames
@@ -136,6 +146,8 @@
  */
 
 const http = require('http');
+const https = require('https');
+const fs = require('fs');
 const crypto = require('crypto');
 const path = require('path');
 const pb = require('./pbbp2');
@@ -156,6 +168,8 @@ function opt(name, dflt) {
 const APP_ID = opt('--app-id', process.env.LC_APP_ID || 'cli_a1b2c3d4e5f60001');
 const APP_SECRET = opt('--app-secret', process.env.LC_APP_SECRET || 'lc-emu-secret');
 const QUIET = args.includes('--quiet');
+const TLS_CERT = opt('--tls-cert', null), TLS_KEY = opt('--tls-key', null);
+const TLS = !!(TLS_CERT && TLS_KEY);
 const SERVICE_ID = 33554678;
 const DEFAULT_CC = { ReconnectCount: -1, ReconnectInterval: 120, ReconnectNonce: 30, PingInterval: 120 };
 
@@ -173,7 +187,7 @@ function fresh() {
 		endpointMode: { mode: 'ok', times: -1 },
 		handshakeMode: { mode: 'ok', times: -1 },
 		silenceNew: false,
-		acks: [], pings: [], pushes: [], endpoint: [], handshakes: [], other: [],
+		acks: [], pings: [], pushes: [], endpoint: [], handshakes: [], other: [], wspongs: [],
 		raw: [],		// frames received (Buffers), for /_emu/find
 	};
 }
@@ -189,6 +203,7 @@ const BIG = 0x8000000000000000n;
 const sent = new Map();		// SeqID string -> {message_id, headers, LogID, service, conn, t}
 const messages = new Map();	// message_id -> {t (hrtime of the first frame), acks}
 let stream = null;		// the running /_emu/stream, if any
+const lastPayload = new Map();	// message_id -> payload, for redelivery
 
 function live() { return [...conns.values()].filter((c) => c.open); }
 
@@ -201,20 +216,24 @@ function counts(q) {
 	const mine = (r) => cid === undefined || r.conn === cid;
 	return {
 		acks: S.acks.filter(mine).length,
+		ok: S.acks.filter((a) => mine(a) && a.code === 200).length,
 		pings: S.pings.filter(mine).length,
 		live: live().length,
 		opened, closed,
 		endpoint: S.endpoint.length,
 		handshakes: S.handshakes.length,
+		wspongs: S.wspongs.filter(mine).length,
+		pushes: S.pushes.filter(mine).length,
 	};
 }
 function holds(q) {
 	const c = counts(q);
 	const ge = (k, v) => v === undefined || c[k] >= Number(v);
-	return ge('acks', q.acks) && ge('pings', q.pings) && ge('live', q.conns) &&
+	return ge('acks', q.acks) && ge('ok', q.ok) && ge('pings', q.pings) && ge('live', q.conns) &&
 		(q.live === undefined || c.live === Number(q.live)) &&
 		ge('opened', q.opened) && ge('closed', q.closed) &&
 		ge('endpoint', q.endpoint) && ge('handshakes', q.handshakes) &&
+		ge('wspongs', q.wspongs) && ge('pushes', q.pushes) &&
 		(q.ack === undefined || S.acks.some((a) => a.message_id === q.ack));
 }
 function waitFor(pred, timeoutS) {
@@ -318,6 +337,7 @@ function push(o) {
 	}
 	const msgId = o.message_id || hex(16);
 	const traceId = o.trace_id || hex(8);
+	if (o.redeliver_ms) lastPayload.set(msgId, payload.toString());
 	const out = [];
 	for (const c of targets) {
 		const frames = buildFrames(o, payload, msgId, traceId);
@@ -331,7 +351,8 @@ function push(o) {
 			sent.set(f.SeqID.toString(), {
 				message_id: msgId, headers: f.headers, LogID: f.LogID, service: f.service, conn: c.id,
 			});
-			sendFrame(c, f);
+			if (o.ws_fragments > 1) sendPieces(c, pb.encode(f), Number(o.ws_fragments));
+			else sendFrame(c, f);
 			seqIds.push(f.SeqID.toString());
 		}
 		const rec = {
@@ -342,9 +363,39 @@ function push(o) {
 		out.push(rec);
 		log(`push ${rec.type} ${msgId} to conn ${c.id} in ${frames.length} frame(s), sent ${seqIds.length}`);
 	}
+	if (o.redeliver_ms) redeliver(o, msgId, eventId, o.redeliver_times ?? 3);
 	const body = { ...out[0] };
 	if (out.length > 1) body.conns = out.map((r) => r.conn);
 	return { status: 200, body };
+}
+
+// One message as several WebSocket frames: a binary frame without FIN,
+// then continuations.
+function sendPieces(c, buf, n) {
+	if (!c.open) return;
+	const parts = split(buf, n);
+	parts.forEach((p, i) => c.ws.send(p, { binary: true, fin: i === parts.length - 1 }));
+}
+
+// Feishu's redelivery: when no {"code":200} ack of message_id came within
+// redeliver_ms, the same event goes out again as a new message (fresh
+// message_id) to a live connection (the same choice rules: o.conn, o.not),
+// at most `times` more times.
+function redeliver(o, msgId, eventId, times) {
+	if (times <= 0) return;
+	const t = setTimeout(() => {
+		if (S.acks.some((a) => a.message_id === msgId && a.code === 200)) return;
+		const again = { ...o, message_id: undefined, wait: false, redeliver_times: times - 1 };
+		if (o.event === undefined) again.event = lastPayload.get(msgId);
+		const r = push(again);
+		if (r.status === 200) {
+			const rec = S.pushes[S.pushes.length - 1];
+			rec.redelivery_of = msgId;
+			log(`redelivered ${msgId} as ${r.body.message_id}`);
+			poke();
+		} else redeliver(o, msgId, eventId, times - 1);	// no connection now: try later
+	}, Number(o.redeliver_ms));
+	t.unref();
 }
 
 // --- frames in ---------------------------------------------------------------
@@ -478,9 +529,10 @@ function endpoint(req, res, body) {
 	const ticket = crypto.randomUUID();
 	tickets.set(deviceId, ticket);
 	const port = server.address().port;
-	const URL = `ws://127.0.0.1:${port}/ws/v2?fpid=493&aid=552564&device_id=${deviceId}` +
+	const URL = `${TLS ? 'wss' : 'ws'}://127.0.0.1:${port}/ws/v2?fpid=493&aid=552564&device_id=${deviceId}` +
 		`&access_key=${hex(16)}&service_id=${SERVICE_ID}&ticket=${ticket}`;
 	rec.device_id = deviceId;
+	rec.url = URL;
 	done(200, { code: 0, msg: 'ok', data: { URL, ClientConfig: S.clientConfig } });
 }
 
@@ -530,7 +582,16 @@ function upgrade(req, socket, head) {
 		conns.set(c.id, c);
 		opened++;
 		log(`conn ${c.id} open (device ${dev})`);
-		ws.on('message', (d) => { if (c.open) onFrame(c, d); });
+		ws.on('message', (d, isBinary) => {
+			if (!c.open) return;
+			if (!isBinary) {
+				S.other.push({ conn: c.id, t_ms: now(), text: d.toString() });
+				poke();
+				return;
+			}
+			onFrame(c, d);
+		});
+		ws.on('pong', (d) => { S.wspongs.push({ conn: c.id, t_ms: now(), data: d.toString() }); poke(); });
 		ws.on('close', (code) => {
 			if (!c.open) return;
 			c.open = false;
@@ -698,7 +759,7 @@ function publicState() {
 			acks: c.acks, t_ms: c.t_ms, close_code: c.close_code, closed_by: c.closed_by,
 		})),
 		acks: S.acks, pings: S.pings, pushes: S.pushes, endpoint: S.endpoint,
-		handshakes: S.handshakes, other: S.other,
+		handshakes: S.handshakes, other: S.other, wspongs: S.wspongs,
 	};
 }
 
@@ -723,6 +784,22 @@ async function control(req, res, body) {
 		const okk = await waitFor(() => S.acks.some((a) => a.message_id === id), Number(o.timeout || 10));
 		r.body.ack = S.acks.find((a) => a.message_id === id) || null;
 		return answer(res, okk ? 200 : 408, r.body);
+	}
+	case 'POST /_emu/wsping': {
+		const ids = each(o.conn, (c) => { if (c.open) c.ws.ping(Buffer.from(String(o.data ?? 'emu'))); });
+		return answer(res, 200, { pinged: ids });
+	}
+	case 'POST /_emu/raw': {
+		const c = conns.get(Number(o.conn)) || live()[0];
+		if (!c || !c.open) return answer(res, 409, { error: 'no live connection' });
+		if (o.text !== undefined) c.ws.send(String(o.text), { binary: false });
+		else if (o.frame) {
+			const f = { ...o.frame };
+			for (const k of ['SeqID', 'LogID']) if (f[k] !== undefined) f[k] = BigInt(f[k]);
+			if (typeof f.payload === 'string') f.payload = Buffer.from(f.payload);
+			c.ws.send(pb.encode(f), { binary: true });
+		} else c.ws.send(Buffer.from(String(o.hex || ''), 'hex'), { binary: true });
+		return answer(res, 200, { conn: c.id });
 	}
 	case 'POST /_emu/close': {
 		const ids = each(o.conn, (c) => closeConn(c, o));
@@ -789,7 +866,7 @@ async function control(req, res, body) {
 	return answer(res, 404, { error: `no such control: ${req.method} ${u.pathname}` });
 }
 
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
 	const chunks = [];
 	req.on('data', (d) => chunks.push(d));
 	req.on('end', () => {
@@ -801,13 +878,16 @@ const server = http.createServer((req, res) => {
 		}
 		answer(res, 404, { code: 404, msg: 'not found' });
 	});
-});
+};
+const server = TLS
+	? https.createServer({ cert: fs.readFileSync(TLS_CERT), key: fs.readFileSync(TLS_KEY) }, handler)
+	: http.createServer(handler);
 server.on('upgrade', upgrade);
 process.stdout.on('error', () => {});	// the reader may have closed after port=
 server.keepAliveTimeout = 60000;
 server.listen(Number(opt('--port', 0)), '127.0.0.1', () => {
 	const port = server.address().port;
-	process.stdout.write(`port=${port}\nurl=http://127.0.0.1:${port}\n`);
+	process.stdout.write(`port=${port}\nurl=${TLS ? 'https' : 'http'}://127.0.0.1:${port}\n`);
 	log(`listening on 127.0.0.1:${port}, app ${APP_ID}, service ${SERVICE_ID}`);
 });
 process.on('SIGTERM', () => {
