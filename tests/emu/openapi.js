@@ -122,8 +122,9 @@
  *   POST /_emu/clock {advance: s} | {set_offset: s}: move the emulator clock
  *        (token lifetimes, the 30-min rule, rate-limit windows) -> {offset}.
  *   POST /_emu/reset {tokens?: bool, config?: bool}: zero counters, clear the
- *        request log and queued faults; tokens:true also forgets every token,
- *        config:true restores the start-up config and data.
+ *        request log and queued faults; tokens:true also forgets every token;
+ *        config:true puts everything back as it was at start (config, data,
+ *        routes, clock, tokens). Held requests stay held.
  *   POST /_emu/archives {items:[archive...]}: add archive versions (user_id
  *        and tid required; missing fields filled in) -> {count}.
  *   POST /_emu/reviews {datas:[...]}: add review data entries (user_id
