@@ -46,6 +46,9 @@ check "release lets it go on" 1 "$(emu_ctl release | jq -r .released)"
 wait "$held"
 check "... and it is served" "0 1 0" \
 	"$(jq -r .code "$T/held.json") $(emu_state '"\(.counters.tenant_token_requests) \(.held)"')"
+curl -sS --noproxy '*' --path-as-is -o /dev/null "$EMU/open-apis/x/../y?a=1"
+check "the log keeps the target as sent and its resolved path" '/open-apis/x/../y?a=1 /open-apis/y' \
+	"$(emu_requests /open-apis/y '.[-1] | "\(.target) \(.path)"')"
 kill -TERM "$EMU_PID"
 wait "$EMU_PID"
 check "the emulator exits 0 on SIGTERM" 0 "$?"

@@ -77,7 +77,9 @@
  *        to /open-apis/ outside auth/, faults included), api_ok (code 0), token_rejects (99991661/3 answers),
  *        faults_served, ratelimited, per_path {path: n}.
  *        requests: the last 5000 non-control requests, oldest first: {seq, t (ms,
- *        real clock), method, path, query {k: v}, headers {lowercase: v},
+ *        real clock), method, target (the request line's target as sent),
+ *        path (that target's path, dot segments resolved, %-escapes kept),
+ *        query {k: v}, headers {lowercase: v},
  *        body (string), status, code (the reply's code or null), token_kind
  *        (tenant|app|null), tenant_key}. ?requests=0 leaves them out;
  *        ?path=P keeps those whose path starts with P.
@@ -733,7 +735,7 @@ const server = (TLS ? https : http).createServer(Object.assign({ maxHeaderSize: 
 		if (path.startsWith('/_emu/')) return control(req, res, path, query, body);
 		counters.per_path[path] = (counters.per_path[path] || 0) + 1;
 		if (path.startsWith('/open-apis/') && !path.startsWith('/open-apis/auth/')) counters.api_calls++;
-		const entry = { seq: ++seq, t: Date.now(), method: req.method, path, query,
+		const entry = { seq: ++seq, t: Date.now(), method: req.method, target: req.url, path, query,
 			headers: Object.assign({}, req.headers), body, status: null, code: null,
 			token_kind: null, tenant_key: null };
 		requests.push(entry);
