@@ -103,6 +103,7 @@ site() {
 	rm -rf "$SPOOL"
 	mkdir -p "$d"
 	{
+		echo "verification_token = lc-bench-token"
 		echo "app_id = $APP_ID"
 		echo "app_secret = $SECRET"
 		echo "api_base = $EMU"
