@@ -12,7 +12,8 @@
  * environment: NULL-terminated with n entries, each "NAME=VALUE" with NAME
  * of [A-Z0-9_]+ and at most 128 bytes, a value of at most 32 KiB without
  * NUL, no name twice, at most 1000 entries and 256 KiB in all (plus
- * LARK_TRUNCATED=1, present exactly when something was left out);
+ * LARK_TRUNCATED=1, present exactly when something was left out), no
+ * name exported that a left-out value holds (doc/3-hooks.md §3.3);
  * without each no LARK_ITEM_ name, flatten's names start LARK_EVENT or
  * LARK_ITEM. */
 #include <stdio.h>
@@ -99,6 +100,12 @@ check_env(const char *who, const struct env *e, int flat, int items)
 	}
 	if (bytes > ENV_BYTES_MAX)
 		BUG("%s: %zu bytes in all", who, bytes);
+	/* a name held by a value a cap left out is never exported */
+	if (e->nheld > ENV_HELD_MAX || (e->nheld && !e->truncated))
+		BUG("%s: %d names held, truncated %d", who, e->nheld, e->truncated);
+	for (size_t o = 0; o < e->heldlen; o += strlen(e->held + o) + 1)
+		if (env_get(e, e->held + o))
+			BUG("%s: %s is held by a value left out, yet exported", who, e->held + o);
 	if (truncated && !e->truncated)
 		BUG("%s: LARK_TRUNCATED without truncation", who);
 	if (!flat && e->truncated && !truncated)
