@@ -171,6 +171,61 @@ async function gateway() {
 	check('a device_id the endpoint never handed out: refused 403', '403', h.headers['handshake-status']);
 	const r = await wait('live=0&closed=2');
 	truthy('the bare handshakes are counted as connections opened and closed', r.status === 200, JSON.stringify(r.json));
+
+	// with a bare WebSocket client: a silent connection records pings and
+	// answers none; the connection limit; an abrupt reset
+	const WebSocket = require('ws');
+	const dial = async () => {
+		const e = await new Promise((resolve, reject) => {
+			const data = Buffer.from(JSON.stringify(body));
+			const rq = http.request(new URL(EMU + '/callback/ws/endpoint'), {
+				method: 'POST', headers: { locale: 'zh', 'Content-Type': 'application/json', 'Content-Length': data.length },
+			}, (res) => { const c = []; res.on('data', (d) => c.push(d)); res.on('end', () => resolve(JSON.parse(Buffer.concat(c)))); });
+			rq.on('error', reject);
+			rq.end(data);
+		});
+		const w = new WebSocket(e.data.URL);
+		w.frames = [];
+		w.on('message', (m) => w.frames.push(pb.decode(m)));
+		w.on('error', () => {});
+		const opened = await new Promise((resolve) => { w.on('open', () => resolve(true)); w.on('unexpected-response', (q, res) => resolve(res)); });
+		return { w, opened };
+	};
+	const ping = { SeqID: 0n, LogID: 0n, service: Number(q.get('service_id')), method: 0, headers: [{ key: 'type', value: 'ping' }] };
+	await post('/_emu/reset');
+	const a = await dial();
+	a.w.send(pb.encode(ping));
+	let r2 = await wait('pings=1');
+	// resolves once the client holds n frames (or false after 10 s)
+	const pongWait = (w, n) => new Promise((resolve) => {
+		if (w.frames.length >= n) return resolve(true);
+		const on = () => { if (w.frames.length >= n) { clearTimeout(t); w.off('message', on); resolve(true); } };
+		const t = setTimeout(() => { w.off('message', on); resolve(false); }, 10000);
+		w.on('message', on);
+	});
+	await pongWait(a.w, 1);
+	check('a bare ping gets a pong carrying the ClientConfig', ['pong', true],
+		[a.w.frames[0] && pb.headerMap(a.w.frames[0]).type, !!(a.w.frames[0] && JSON.parse(a.w.frames[0].payload).PingInterval)]);
+	await post('/_emu/silence', { conn: 'all' });
+	a.w.send(pb.encode(ping));
+	r2 = await wait('pings=2');
+	// a later frame on the same connection would come after a pong: push to it by name
+	const st0 = (await get('/_emu/state')).json;
+	await post('/_emu/push', { conn: st0.connections[0].id });
+	await pongWait(a.w, 2);
+	check('a silent connection records the ping and answers nothing, still delivers what is pushed to it by name',
+		[200, 2, 'event'], [r2.status, a.w.frames.length, a.w.frames[1] && pb.headerMap(a.w.frames[1]).type]);
+	check('push to "random" skips a silent connection', 409, (await post('/_emu/push', {})).status);
+	await post('/_emu/config', { max_conns: 1 });
+	const b = await dial();
+	check('past max_conns a handshake is refused 514 / 1000040350', ['514', '1000040350'],
+		[b.opened.headers && b.opened.headers['handshake-status'], b.opened.headers && b.opened.headers['handshake-autherrcode']]);
+	await post('/_emu/config', { max_conns: 0 });
+	const closedAt = await new Promise((resolve) => {
+		a.w.on('close', (code) => resolve(code));
+		post('/_emu/close', { conn: 'all', abrupt: 'rst' });
+	});
+	check('an abrupt close: the client sees no close frame (1006)', 1006, closedAt);
 	await post('/_emu/reset');
 }
 
@@ -314,6 +369,15 @@ async function main() {
 	ev10.header.event_id = 'lcemu-aftergarbage-0010';
 	r = await post('/_emu/push', { event: ev10, wait: true });
 	check('after garbage and an unknown method the connection still carries events', [200, 200], [r.status, r.json.ack && r.json.ack.code]);
+
+	// the benchmark's stream, whole and fragmented, through the SDK
+	const conn = (await get('/_emu/state')).json.connections.find((c) => c.open).id;
+	for (const fragments of [1, 3]) {
+		r = await post('/_emu/stream', { conn, count: 300, window: 16, fragments, timeout: 30 });
+		check(`the benchmark stream (300 events, window 16, ${fragments} fragment(s)): all acked 200, every echo right`,
+			[200, 300, { 200: 300 }, 0, true],
+			[r.status, r.json.acked, r.json.codes, r.json.echo_bad, r.json.p50_us > 0 && r.json.p99_us >= r.json.p50_us]);
+	}
 
 	// the secret: only in the endpoint request
 	r = await get(`/_emu/find?s=${encodeURIComponent(APP_SECRET)}`);
