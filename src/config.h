@@ -1,4 +1,5 @@
-/* config.h: larkhook.conf parsed once into a const struct config */
+/* config.h: larkhook.conf parsed once into a const struct config (every
+ * key: doc/2-config.md) */
 #ifndef CONFIG_H
 #define CONFIG_H
 

@@ -1,5 +1,6 @@
 /* crypto.h: SHA-256, strict base64, AES-256-CBC and constant-time comparison;
- * the only module that talks to OpenSSL */
+ * the only module that talks to OpenSSL (Feishu's scheme: doc/7-feishu.md
+ * §7.2, §7.3) */
 #ifndef CRYPTO_H
 #define CRYPTO_H
 

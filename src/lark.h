@@ -1,5 +1,6 @@
 /* lark.h: the Feishu / Lark protocol: envelope, signature, decryption,
- * token, challenge and schema 1.0 / 2.0, as one pure decision */
+ * token, challenge and schema 1.0 / 2.0, as one pure decision (the facts
+ * and their sources: doc/7-feishu.md) */
 #ifndef LARK_H
 #define LARK_H
 

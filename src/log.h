@@ -1,4 +1,5 @@
-/* log.h: the one log sink; every line is escaped and written whole */
+/* log.h: the one log sink; every line is escaped and written whole (what
+ * may and may not be logged: doc/6-hostile.md §6.4) */
 #ifndef LOG_H
 #define LOG_H
 

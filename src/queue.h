@@ -4,7 +4,8 @@
  * The state after ':' is the runner's: RUNS hook runs so far, BASE the runs
  * when the current budget of attempts began (retry resets it), WHEN the
  * not-before time in new/ or the finishing time in done/ and failed/ (epoch
- * seconds), LAST how the last run ended ("exit1", "sig9", "timeout", …). */
+ * seconds), LAST how the last run ended ("exit1", "sig9", "timeout", …).
+ * See doc/4-spool.md §4.2 and, for the runner, §4.5. */
 #ifndef QUEUE_H
 #define QUEUE_H
 

@@ -6,7 +6,8 @@
  *   run/   the event JSON handed to a running hook (LARK_JSON_FILE)
  *   intake.lock  serialises completing the claim of a writer that died
  * A job file is a hard link of the record: a header of "key value" lines,
- * an empty line, then the decrypted event JSON exactly as received. */
+ * an empty line, then the decrypted event JSON exactly as received.
+ * Layout, record format and intake steps: doc/4-spool.md §4.1, §4.3, §4.4. */
 #ifndef SPOOL_H
 #define SPOOL_H
 
