@@ -87,6 +87,11 @@
  * POST /_emu/raw       {conn, hex | text | frame}: one WebSocket message
  *     as is: binary bytes (hex), a text message, or a pbbp2 frame given as
  *     an object ({SeqID, LogID, service, method, headers, payload}).
+ * POST /_emu/pong      {conn: id|"all", config}: a pong nobody pinged for,
+ *     now (Feishu pongs only in answer to a ping: a client applying a new
+ *     PingInterval only after its current one would otherwise need a whole
+ *     old interval to show it); config: a ClientConfig object, a string sent
+ *     as is, null for no payload; default the pongs' current one.
  * POST /_emu/wsping    {conn: id|"all", data}: a WebSocket-level ping
  *     (RFC 6455 opcode 9); the pongs that come back are in "wspongs".
  * POST /_emu/close     {conn: id|"all", code: 1000, reason, abrupt}
@@ -784,6 +789,14 @@ async function control(req, res, body) {
 		const okk = await waitFor(() => S.acks.some((a) => a.message_id === id), Number(o.timeout || 10));
 		r.body.ack = S.acks.find((a) => a.message_id === id) || null;
 		return answer(res, okk ? 200 : 408, r.body);
+	}
+	case 'POST /_emu/pong': {
+		const cfg = o.config === undefined ? (S.pongConfig || S.clientConfig) : o.config;
+		const ids = each(o.conn, (c) => sendFrame(c, {
+			SeqID: 0n, LogID: 0n, service: SERVICE_ID, method: 0, headers: [{ key: 'type', value: 'pong' }],
+			...(cfg === null ? {} : { payload: Buffer.from(typeof cfg === 'string' ? cfg : JSON.stringify(cfg)) }),
+		}));
+		return answer(res, 200, { ponged: ids });
 	}
 	case 'POST /_emu/wsping': {
 		const ids = each(o.conn, (c) => { if (c.open) c.ws.ping(Buffer.from(String(o.data ?? 'emu'))); });
