@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "connect.h"
 #include "crypto.h"
 #include "hook.h"
 #include "io.h"
@@ -34,6 +35,7 @@
 static const char usage[] =
 	"usage: larkhook [-c FILE] check | drain | status | retry ID|all | run EVENT.json\n"
 	"       larkhook [-c FILE] forge [-u URL] EVENT.json\n"
+	"       larkhook [-c FILE] connect\n"
 	"       larkhook --version | --help\n";
 
 static const char help[] =
@@ -61,6 +63,10 @@ static const char help[] =
 	"                    print a curl command that POSTs the event to URL encrypted\n"
 	"                    and signed with this config's keys, as Feishu would:\n"
 	"                      larkhook forge -u https://example.com/larkhook ev.json | sh\n"
+	"  connect           hold Feishu's long connection (no public URL needed):\n"
+	"                    events arrive over it, are stored and acked, and run\n"
+	"                    their hooks; needs app_id and app_secret; runs in the\n"
+	"                    foreground until SIGTERM (examples/larkhook-connect.service)\n"
 	"\n"
 	"Options:\n"
 	"  -c FILE           the config file\n"
@@ -188,6 +194,20 @@ check_api(struct config *c)
 	return 0;
 }
 
+/* What `connect` would do with this config. */
+static void
+check_connect(const struct config *c)
+{
+	if (!c->app_id)
+		printf("connect: off (needs app_id and app_secret)\n");
+	else if (c->app_store)
+		printf("warning: connect: Feishu offers the long connection to self-built apps only; "
+		       "a store app (app_type = store) receives events by webhook\n");
+	else
+		printf("connect: ready: the long connection is asked for at %s/callback/ws/endpoint\n",
+		       c->api_base);
+}
+
 static int
 check(const char *file)
 {
@@ -200,6 +220,7 @@ check(const char *file)
 		return 1;
 	}
 	printf("config %s: ok\n", c.file);
+	check_connect(&c);
 	printf("mode: %s\n", c.encrypt_key ? "encrypted and signed" : "token only");
 	printf("spool: %s\n", c.spool);
 	printf("log: %s\n", c.log ? c.log : "standard error (the web server's error log)");
@@ -584,6 +605,33 @@ out:
 	return rc;
 }
 
+/* The long connection: the App Secret is read here, where it is needed. */
+static int
+connect_cmd(const char *file)
+{
+	struct config c;
+	char err[1024];
+	int rc;
+
+	if (load(file, &c, 1))
+		return 1;
+	if (!c.app_id) {
+		fprintf(stderr, "larkhook: connect needs app_id and app_secret (or app_secret_file) "
+		        "in %s: the app's credentials from the developer console\n", c.file);
+		cfg_free(&c);
+		return 1;
+	}
+	if (cfg_app_secret(&c, err, sizeof err)) {
+		fprintf(stderr, "larkhook: %s\n", err);
+		cfg_free(&c);
+		return 1;
+	}
+	log_open(c.log);
+	rc = connect_run(&c);
+	cfg_free(&c);
+	return rc;
+}
+
 int
 cmd_main(const char *file, int argc, char **argv)
 {
@@ -609,6 +657,8 @@ cmd_main(const char *file, int argc, char **argv)
 		return run(file, argv[1]);
 	if (strcmp(cmd, "forge") == 0 && argc == 2)
 		return forge(file, "http://localhost/larkhook", argv[1]);
+	if (strcmp(cmd, "connect") == 0 && argc == 1)
+		return connect_cmd(file);
 	if (strcmp(cmd, "forge") == 0 && argc == 4 && strcmp(argv[1], "-u") == 0)
 		return forge(file, argv[2], argv[3]);
 	fputs(usage, stderr);

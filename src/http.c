@@ -316,6 +316,9 @@ http_dial(const char *url, long timeout_ms, char *err, size_t n)
 	}
 	common(c->h, url, timeout_ms, detail);
 	cu.setopt(c->h, CURLOPT_CONNECT_ONLY, 1L);
+	/* a raw stream through a proxy must be a CONNECT tunnel: for http://
+	 * libcurl would otherwise talk to the proxy as to a web server */
+	cu.setopt(c->h, CURLOPT_HTTPPROXYTUNNEL, 1L);
 	rc = cu.perform(c->h);
 	if (rc == CURLE_OK)
 		rc = cu.getinfo(c->h, CURLINFO_ACTIVESOCKET, &fd);

@@ -263,6 +263,12 @@ ws_response(const char *buf, size_t len, const char *key, struct ws_handshake *h
 }
 
 size_t
+ws_head_len(size_t n)
+{
+	return 2 + (n < 126 ? 0 : n <= 0xffff ? 2 : 8) + 4;
+}
+
+size_t
 ws_frame(unsigned char *out, enum ws_opcode op, const void *p, size_t n,
          const unsigned char mask[4])
 {
@@ -283,6 +289,7 @@ ws_frame(unsigned char *out, enum ws_opcode op, const void *p, size_t n,
 	}
 	memcpy(out + o, mask, 4);
 	o += 4;
+	/* byte by byte, not memcpy: in is allowed to be out + o */
 	for (size_t i = 0; i < n; i++)
 		out[o + i] = in[i] ^ mask[i & 3];
 	return o + n;

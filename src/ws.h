@@ -45,8 +45,12 @@ struct ws_handshake {
  * bytes are needed, -1 when it is malformed or over WS_RESPONSE_MAX. */
 long ws_response(const char *buf, size_t len, const char *key, struct ws_handshake *h);
 
+/* The length of a client frame's header (with its mask) for n bytes. */
+size_t ws_head_len(size_t n);
+
 /* A masked client frame, fin set, of opcode and payload p[0..n) into out,
- * which holds n + WS_FRAME_HEAD bytes. Returns its length. */
+ * which holds n + WS_FRAME_HEAD bytes. Returns its length. p may be
+ * out + ws_head_len(n): the payload is then masked in place. */
 size_t ws_frame(unsigned char *out, enum ws_opcode op, const void *p, size_t n,
                 const unsigned char mask[4]);
 
