@@ -415,3 +415,15 @@ push "$(event ev-tls)"
 check "over TLS: an event is acked and runs" "200 1" "$(pushed .ack.code) $(ran "$V" ev-tls)"
 stop "$CPID"
 check "over TLS: SIGTERM exits 0" 0 "$?"
+
+# --- what the other builds and paths pay -------------------------------------------------
+check "larkhook is not linked with libcurl (it is loaded only by the commands that talk to Feishu)" \
+	"" "$(ldd "$BIN" | grep -i curl)"
+if [ -x "$ROOT/larkhook-static" ]; then
+	install -m 755 "$ROOT/larkhook-static" "$T/bin/larkhook-static"
+	"${RUNAS[@]}" "$T/bin/larkhook-static" -c "$S/larkhook.conf" connect >"$T/static.out" 2>&1
+	check "larkhook-static: connect exits 78 with a clear message" "78 1" \
+		"$? $(grep -c 'larkhook-static cannot' "$T/static.out")"
+else
+	fail "larkhook-static is built" "make static"
+fi
