@@ -46,6 +46,10 @@ check "release lets it go on" 1 "$(emu_ctl release | jq -r .released)"
 wait "$held"
 check "... and it is served" "0 1 0" \
 	"$(jq -r .code "$T/held.json") $(emu_state '"\(.counters.tenant_token_requests) \(.held)"')"
+emu_ctl fault '{"kind":"hang"}' >/dev/null
+curl -sS --noproxy '*' -m 1 -o /dev/null "$EMU/open-apis/compensation/v1/archives/query" 2>/dev/null
+check "a hang fault: the client times out (curl 28), logged as hang" "28 hang" \
+	"$? $(emu_requests /open-apis/compensation '.[-1].status')"
 curl -sS --noproxy '*' --path-as-is -o /dev/null "$EMU/open-apis/x/../y?a=1"
 check "the log keeps the target as sent and its resolved path" '/open-apis/x/../y?a=1 /open-apis/y' \
 	"$(emu_requests /open-apis/y '.[-1] | "\(.target) \(.path)"')"
