@@ -76,11 +76,11 @@ async function settle(p) {
 	}
 }
 async function until(what, cond) {
-	for (let i = 0; i < 200; i++) {
+	for (let i = 0; i < 800; i++) {
 		if (await cond()) return true;
 		await new Promise((r) => setTimeout(r, 25));
 	}
-	fail(what, 'not within 5 s');
+	fail(what, 'not within 20 s');
 	return false;
 }
 
