@@ -21,6 +21,7 @@
 #include "json.h"
 #include "lark.h"
 #include "log.h"
+#include "openapi.h"
 #include "queue.h"
 #include "runner.h"
 #include "spool.h"
@@ -36,6 +37,8 @@ static const char usage[] =
 	"usage: larkhook [-c FILE] check | drain | status | retry ID|all | run EVENT.json\n"
 	"       larkhook [-c FILE] forge [-u URL] EVENT.json\n"
 	"       larkhook [-c FILE] connect\n"
+	"       larkhook [-c FILE] token [--refresh] [--tenant KEY]\n"
+	"       larkhook [-c FILE] api METHOD PATH [BODY | @FILE | -] [--query K=V]... [--all]\n"
 	"       larkhook --version | --help\n";
 
 static const char help[] =
@@ -67,13 +70,24 @@ static const char help[] =
 	"                    events arrive over it, are stored and acked, and run\n"
 	"                    their hooks; needs app_id and app_secret; runs in the\n"
 	"                    foreground until SIGTERM (examples/larkhook-connect.service)\n"
+	"  token [--refresh] [--tenant KEY]\n"
+	"                    print a tenant_access_token of the app (app_id, app_secret),\n"
+	"                    cached in the spool's state/ and shared by every hook;\n"
+	"                    --tenant names the tenant of a store app\n"
+	"  api METHOD PATH [BODY | @FILE | -] [--query K=V]... [--all] [--tenant KEY]\n"
+	"                    call the OpenAPI at api_base with that token and print the\n"
+	"                    reply; exit 1 when its code is not 0. Hooks get the binary\n"
+	"                    and the config in $LARKHOOK and $LARKHOOK_CONFIG:\n"
+	"                      \"$LARKHOOK\" api GET /open-apis/contact/v3/users/ou_x\n"
+	"                    --all follows page_token and joins data.items\n"
 	"\n"
 	"Options:\n"
 	"  -c FILE           the config file\n"
 	"  --version         print the version\n"
 	"  --help            this text\n"
 	"\n"
-	"Exit status: 0 success, 1 failure, 2 usage error.\n";
+	"Exit status: 0 success, 1 failure, 2 usage error; token and api also 75\n"
+	"(temporary: network, 5xx, rate limit) and 78 (credentials or config).\n";
 
 const char *
 cmd_option_c(int argc, char **argv, int *next)
@@ -655,6 +669,10 @@ cmd_main(const char *file, int argc, char **argv)
 		return retry(file, argv[1]);
 	if (strcmp(cmd, "run") == 0 && argc == 2)
 		return run(file, argv[1]);
+	if (strcmp(cmd, "token") == 0)
+		return openapi_token(file, argc, argv);
+	if (strcmp(cmd, "api") == 0)
+		return openapi_api(file, argc, argv);
 	if (strcmp(cmd, "forge") == 0 && argc == 2)
 		return forge(file, "http://localhost/larkhook", argv[1]);
 	if (strcmp(cmd, "connect") == 0 && argc == 1)

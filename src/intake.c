@@ -1,9 +1,11 @@
 /* intake.c: one genuine event from route to durable store and runner kick */
+#include <string.h>
 #include <time.h>
 
 #include "hook.h"
 #include "intake.h"
 #include "runner.h"
+#include "token.h"
 
 /* Step 13: a reply hook answers inside the request; *body is its answer. */
 static enum status
@@ -32,6 +34,17 @@ intake_event(struct intake *in, struct lark_event *ev, char **body, const char *
 	enum status st;
 	int dup;
 
+	/* a store app's app_ticket is kept whether or not a hook wants it */
+	if (c->app_store && strcmp(ev->schema, "1.0") == 0 && strcmp(ev->type, "app_ticket") == 0) {
+		if (token_keep_ticket(c, ev->root)) {
+			*reason = "cannot keep the app_ticket in the spool's state/";
+			return ST_UNAVAILABLE;
+		}
+		if (!h) {
+			*reason = "app_ticket kept";
+			return ST_OK;
+		}
+	}
 	if (!h) {
 		*reason = "no hook for this event type";
 		return ST_OK;
