@@ -45,7 +45,8 @@ CORE = src/config.o src/crypto.o src/env.o src/flatten.o src/frame.o src/hook.o 
 OBJS = $(CORE) src/transport.o src/connect.o src/openapi.o src/cmd.o src/main.o
 UNITS = tests/unit/test_crypto tests/unit/test_json tests/unit/test_config \
 	tests/unit/test_lark tests/unit/test_log tests/unit/test_spool tests/unit/test_flatten \
-	tests/unit/test_queue tests/unit/test_frame tests/unit/test_ws tests/unit/test_http
+	tests/unit/test_queue tests/unit/test_frame tests/unit/test_ws tests/unit/test_http \
+	tests/unit/test_token tests/unit/test_api
 
 all: larkhook
 

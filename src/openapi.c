@@ -352,6 +352,12 @@ openapi_api(const char *file, int argc, char **argv)
 		goto out;
 	if ((rc = load(file, &c)))
 		goto out;
+	if (http_init(err, sizeof err)) {
+		fprintf(stderr, "larkhook: api: %s\n", err);
+		rc = TOKEN_CONFIG;
+		cfg_free(&c);
+		goto out;
+	}
 	tenant = tenant_of(&c, k.tenant);
 	rc = token_get(&c, tenant, 0, NULL, &u.tok, err, sizeof err);
 	if (rc)
