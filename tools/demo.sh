@@ -1,8 +1,10 @@
 #!/bin/bash
 # demo.sh: larkhook as a CGI behind a real lighttpd on 127.0.0.1, with the
-# example config and hooks of examples/ and fresh keys; sends the two seed
-# events (examples/compensation.json and review.json) and a card click as
-# Feishu would, and shows what the hooks received.
+# example config and hooks of examples/ and fresh keys, and the project's
+# OpenAPI emulator (tests/emu/openapi.js, node) as the app's api_base; sends
+# the two seed events (examples/compensation.json and review.json) and a
+# card click as Feishu would, and shows what the hooks received and what
+# they fetched from the OpenAPI with "$LARKHOOK" api.
 # DEMO_EXIT=1 exits after the sample events instead of serving until Ctrl-C.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +15,12 @@ make -s larkhook
 T=$(mktemp -d /tmp/larkhook-demo.XXXXXX)
 chmod 755 "$T"
 LPID=
-stop() { [ -n "$LPID" ] && kill "$LPID" 2>/dev/null && wait "$LPID" 2>/dev/null; rm -rf "$T"; }
+EPID=
+stop() {
+	[ -n "$LPID" ] && kill "$LPID" 2>/dev/null && wait "$LPID" 2>/dev/null
+	[ -n "$EPID" ] && kill "$EPID" 2>/dev/null && wait "$EPID" 2>/dev/null
+	rm -rf "$T"
+}
 trap stop EXIT
 trap 'exit 0' INT TERM
 
@@ -23,14 +30,31 @@ KEY=$(openssl rand -hex 16)
 TOKEN=$(openssl rand -hex 16)
 mkdir -p "$T/bin" "$T/site" "$T/www" "$T/run"
 cp larkhook "$T/bin/larkhook"
-# the shipped example config and hooks, with fresh secrets and a log file
+
+# the OpenAPI emulator on 127.0.0.1 (a port of its choosing), with its
+# default app id and a fresh secret; the proxies of the environment are not
+# for it
+APPSECRET=$(openssl rand -hex 16)
+env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u all_proxy -u ALL_PROXY \
+	node tests/emu/openapi.js --app-secret "$APPSECRET" >"$T/run/emu.out" 2>"$T/run/emu.err" &
+EPID=$!
+for _ in $(seq 200); do grep -q '^url=' "$T/run/emu.out" && break; sleep 0.05; done
+API=$(sed -n 's/^url=//p' "$T/run/emu.out")
+[ -n "$API" ] || { echo "demo: the OpenAPI emulator did not start: $(cat "$T/run/emu.err")" >&2; exit 1; }
+
+# the shipped example config and hooks, with fresh secrets, a log file and
+# the emulator as the app's OpenAPI
 sed -e "s|^verification_token = .*|verification_token = $TOKEN|" \
 	-e "s|^encrypt_key = .*|encrypt_key = $KEY|" \
 	-e "s|^#log = .*|log = $T/site/larkhook.log|" \
+	-e "s|^#app_id = .*|app_id = cli_a1b2c3d4e5f60001|" \
+	-e "s|^#app_secret_file = .*|app_secret_file = $T/site/app-secret|" \
+	-e "s|^#api_base = .*|api_base = $API|" \
 	examples/larkhook.conf >"$T/site/larkhook.conf"
-grep -q "^encrypt_key = $KEY\$" "$T/site/larkhook.conf" ||
-	{ echo "demo: examples/larkhook.conf has no encrypt_key line" >&2; exit 1; }
-chmod 600 "$T/site/larkhook.conf"
+grep -q "^encrypt_key = $KEY\$" "$T/site/larkhook.conf" && grep -q "^api_base = $API\$" "$T/site/larkhook.conf" ||
+	{ echo "demo: examples/larkhook.conf has no encrypt_key or #api_base line" >&2; exit 1; }
+printf '%s\n' "$APPSECRET" >"$T/site/app-secret"
+chmod 600 "$T/site/larkhook.conf" "$T/site/app-secret"
 cp examples/salary.sh examples/review.sh examples/card.sh "$T/site/"
 chown -R "$user" "$T/site" "$T/run"
 
@@ -63,6 +87,7 @@ TS=$(date +%s)
 NONCE=$(openssl rand -hex 4)
 VEC=tests/data/lark-vectors.json
 echo "larkhook demo: lighttpd on $URL (CGI), config $T/site/larkhook.conf"
+echo "               the OpenAPI emulator (tests/emu/openapi.js) as api_base: $API"
 echo
 printf '{"challenge":"demo-%s","token":"%s","type":"url_verification"}' "$NONCE" "$TOKEN" >"$T/challenge.json"
 "$ROOT/tools/seal" "$KEY" "$TS" "$NONCE" "$T/challenge.json" "$T/challenge.body" >/dev/null
@@ -88,7 +113,7 @@ post "card.action.trigger (reply hook)" "$T/card.body" \
 
 echo
 # the runner works detached from the request; wait for both hooks' files
-for _ in $(seq 200); do
+for _ in $(seq 400); do
 	[ "$(find "$T/site/changes" -name '*.env' 2>/dev/null | wc -l)" -ge 2 ] && break
 	sleep 0.05
 done
@@ -97,6 +122,18 @@ for f in "$T"/site/changes/*.env; do
 	echo "--- ${f##*/}"
 	sed 's/^/    /' "$f"
 done
+echo
+echo "What the hooks fetched with \"\$LARKHOOK\" api (kept 0600 in changes/; figures stay out of the log):"
+for f in "$T"/site/changes/*.json; do
+	[ -e "$f" ] || { echo "    (nothing: see the log)"; break; }
+	echo "--- ${f##*/}"
+	case ${f##*/} in
+	salary.*) jq -r '.data.items[] | "    archive version \(.tid) of employment \(.user_id), effective \(.effective_date): pay items \([.archive_items[].item_id] | join(", "))"' "$f" ;;
+	*) jq -r '.data.datas[] | "    review of \(.user_id.open_id) in semester \(.semester_id): \(.stages | length) stage(s), \([.stages[].records[]?] | length) record(s)"' "$f" ;;
+	esac
+done
+echo "The emulator saw: $(curl -s --noproxy '*' "$API/_emu/state?requests=0" |
+	jq -r '.counters | "\(.tenant_mints) token mint(s) for \(.api_calls) API call(s)"')"
 echo
 echo "Log ($T/site/larkhook.log):"
 sed 's/^/    /' "$T/site/larkhook.log"

@@ -74,7 +74,8 @@ jq -c '.event.action.value = {"decision": "approve"}' "$T/card_new.json" >"$T/ap
 run() { (cd "$E" && "${RUNAS[@]}" "$BIN" -c "$E/larkhook.conf" run "$1" >"$T/run.out" 2>&1); }
 
 run "$T/comp.json"
-rec=$E/changes/salary.f7984f25108f8137722bb63cee927e66.env
+# without app_id the example config has no OpenAPI: the hooks record ids only
+rec=$E/changes/salary.$(idhash f7984f25108f8137722bb63cee927e66).env
 check "salary.sh exits 0 on the salary event" "0 1" "$? $(grep -c '^--- exit 0$' "$T/run.out")"
 check "and keeps the run's variables in a 0600 record" \
 	"600 LARK_EVENT_EMPLOYMENT_ID=7140964208476371111" \
@@ -84,9 +85,9 @@ check "a second delivery of the same event changes nothing" "0 1 1" \
 	"$? $(grep -c 'already handled' "$T/run.out") $(find "$E/changes" -name 'salary.*' | wc -l)"
 
 run "$T/perf.json"
-rec=$E/changes/review.5e3702a84e847582be8db7fb73283c02.0.env
+rec=$E/changes/review.$(idhash 5e3702a84e847582be8db7fb73283c02).0.env
 check "review.sh exits 0 on item 0 of the review event" "0 1" \
-	"$? $(grep -c '^review item 1 of 1 in 5e3702a84e847582be8db7fb73283c02 handled$' "$T/run.out")"
+	"$? $(grep -c '^review item 1 of 1 in 5e3702a84e847582be8db7fb73283c02 handled: ids only' "$T/run.out")"
 check "its record holds the item's variables" "LARK_ITEM_SEMESTER_ID=7194320234327572499" \
 	"$(grep '^LARK_ITEM_SEMESTER_ID=' "$rec" 2>&1)"
 
@@ -143,6 +144,13 @@ check "it shows the salary hook's variables" 1 \
 	"$(grep -c '^ *LARK_EVENT_EMPLOYMENT_ID=7140964208476371111$' "$T/demo.out")"
 check "it shows the review hook's item variables" 1 \
 	"$(grep -c '^ *LARK_ITEM_USER_ID_OPEN_ID=ou_7dab8a3d3cdcc9da365777c7ad535d62$' "$T/demo.out")"
+check "the salary hook fetched the archive version the event names from the emulator" 1 \
+	"$(grep -c '^ *archive version 7303487035893753388 of employment 7140964208476371111, effective 2024-01-01' "$T/demo.out")"
+check "... and logged what changed by pay item id, no figure" "1 0" \
+	"$(grep -c 'handled: new archive version fetched: 1 pay item(s) changed (7213568185773066284)$' "$T/demo.out") \
+$(grep -c '30000\|1500\.00' "$T/demo.out")"
+check "the review hook fetched the stage's review data" 1 \
+	"$(grep -c 'review item 1 of 1 in 5e3702a84e847582be8db7fb73283c02 handled: 1 review data set(s), 1 stage(s)' "$T/demo.out")"
 check "its closing hint shows examples/compensation.json" 1 \
 	"$(grep -c '^ *"event_type": "compensation.archive.changed_v1",$' "$T/demo.out")"
 check "it prints the URL and a curl line" "1 1" \
