@@ -93,7 +93,7 @@ DOCS = examples/larkhook.conf examples/salary.sh examples/review.sh examples/car
 	examples/compensation.json examples/review.json $(wildcard doc/*.md) \
 	examples/nginx.conf apache/larkhook-cgi.conf apache/larkhook-fcgid.conf \
 	apache/larkhook-proxy-fcgi.conf apache/htaccess lighttpd/larkhook-cgi.conf \
-	lighttpd/larkhook-fastcgi.conf
+	lighttpd/larkhook-fastcgi.conf examples/larkhook-connect.service
 
 install: larkhook
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)

@@ -427,3 +427,15 @@ if [ -x "$ROOT/larkhook-static" ]; then
 else
 	fail "larkhook-static is built" "make static"
 fi
+
+# --- the shipped systemd unit ----------------------------------------------------------------
+U=$ROOT/examples/larkhook-connect.service
+unit() { sed -n "s/^$1=//p" "$U"; }
+check "the unit restarts always, runs connect as a dedicated user" "always larkhook connect" \
+	"$(unit Restart) $(unit User) $(unit ExecStart | awk '{print $NF}')"
+check "the unit is hardened: no new privileges, the system read-only but the spool and log" \
+	"yes strict /var/spool/larkhook /var/log/larkhook yes" \
+	"$(unit NoNewPrivileges) $(unit ProtectSystem) $(unit ReadWritePaths) $(unit PrivateTmp)"
+sed "s|^ExecStart=/usr/local/sbin/larkhook |ExecStart=$BIN |" "$U" >"$T/larkhook-connect.service"
+check "systemd-analyze verify finds nothing wrong in it" "" \
+	"$(systemd-analyze verify --man=no "$T/larkhook-connect.service" 2>&1)"
