@@ -439,3 +439,13 @@ check "the unit is hardened: no new privileges, the system read-only but the spo
 sed "s|^ExecStart=/usr/local/sbin/larkhook |ExecStart=$BIN |" "$U" >"$T/larkhook-connect.service"
 check "systemd-analyze verify finds nothing wrong in it" "" \
 	"$(systemd-analyze verify --man=no "$T/larkhook-connect.service" 2>&1)"
+
+# --- make demo, DEMO_MODE=connect ---------------------------------------------------------
+DEMO_MODE=connect DEMO_EXIT=1 make -s -C "$ROOT" demo </dev/null >"$T/demo.out" 2>&1
+check "DEMO_MODE=connect make demo succeeds" 0 $?
+check "the demo's two seed events arrive over the long connection and are acked 200" "1 1" \
+	"$(grep -c '^compensation.archive.changed_v1 (3 pieces) *-> ack {"code":200' "$T/demo.out") $(
+	   grep -c '^performance.review_data.changed_v2 *-> ack {"code":200' "$T/demo.out")"
+check "and their hooks ran with the events' fields" "1 1" \
+	"$(grep -c '^ *LARK_EVENT_EMPLOYMENT_ID=7140964208476371111$' "$T/demo.out") $(
+	   grep -c '^ *LARK_ITEM_USER_ID_OPEN_ID=ou_7dab8a3d3cdcc9da365777c7ad535d62$' "$T/demo.out")"
