@@ -211,7 +211,8 @@ api_base(struct parser *p, const char *v)
 	if (!https && strncmp(v, "http://", 7) != 0)
 		return fail(p, "api_base: \"%s\" is not an https:// URL such as https://open.feishu.cn", v);
 	host = v + (https ? 8 : 7);
-	if (n > 1 && v[n - 1] == '/')
+	/* one trailing slash, never the scheme's own ("https://" alone) */
+	if (v + n > host && v[n - 1] == '/')
 		n--;
 	end = v + n;
 	hn = (size_t)(end - host);

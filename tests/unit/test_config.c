@@ -630,6 +630,8 @@ test_api_keys(void)
 	REJECTS("a user part", TOKEN "app_id = a\napp_secret = s\napi_base = https://u@open.feishu.cn\n", 4, NULL);
 	REJECTS("a path", TOKEN "app_id = a\napp_secret = s\napi_base = https://open.feishu.cn/x\n", 4, NULL);
 	REJECTS("a query", TOKEN "app_id = a\napp_secret = s\napi_base = https://open.feishu.cn?x\n", 4, NULL);
+	REJECTS("https:// and no host", TOKEN "app_id = a\napp_secret = s\napi_base = https://\n", 4, "no host");
+	REJECTS("http:// and no host", TOKEN "app_id = a\napp_secret = s\napi_base = http://\n", 4, "no host");
 	REJECTS("ftp://", TOKEN "app_id = a\napp_secret = s\napi_base = ftp://open.feishu.cn\n", 4, "https");
 	REJECTS("a bad port", TOKEN "app_id = a\napp_secret = s\napi_base = https://open.feishu.cn:99999\n", 4, "port");
 	REJECTS("an empty host", TOKEN "app_id = a\napp_secret = s\napi_base = https://:80\n", 4, NULL);
