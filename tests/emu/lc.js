@@ -334,8 +334,13 @@ function push(o) {
 	const targets = pickConns(o);
 	if (!targets.length) return { status: 409, body: { error: 'no live connection to take it' } };
 	let payload, eventId = null;
-	if (typeof o.event === 'string') payload = Buffer.from(o.event);
-	else {
+	if (typeof o.event === 'string') {
+		payload = Buffer.from(o.event);
+		try {
+			const ev = JSON.parse(o.event);
+			eventId = ev.header?.event_id ?? ev.uuid ?? null;
+		} catch (e) { /* not JSON: sent as is all the same */ }
+	} else {
 		const ev = o.event || DEFAULT_EVENT();
 		eventId = ev.header?.event_id ?? ev.uuid ?? null;
 		payload = Buffer.from(JSON.stringify(ev));
