@@ -478,6 +478,35 @@ NEXT=$((NEXT + SEQ))
 stop "$HOLDER"
 rm -rf "$SPOOL"
 
+# --- larkhook token from a warm cache: instructions ---------------------------
+# doc/9-openapi.md §9.2: a cached token takes no lock, no request and no
+# libcurl. The cache is written here (a token valid for two hours), so no
+# OpenAPI is needed; the floor is the empty C program of the CGI floor,
+# run with nothing on its input.
+say "bench: callgrind, larkhook token from a warm cache"
+TK=$W/token
+mkdir -p "$TK/spool/state"
+printf 'verification_token = %s\napp_id = cli_bench\napp_secret = bench-secret\nspool = %s/spool\n' \
+	"$TOKEN" "$TK" >"$TK/larkhook.conf"
+now=$(date +%s)
+printf 'larkhook-token 1 %s %s %s\nt-bench-%s\n' "$now" "$((now + 7200))" "$((now + 6900))" \
+	"$(openssl rand -hex 16)" >"$TK/spool/state/tenant_token"
+chmod 700 "$TK/spool" "$TK/spool/state"
+chmod 600 "$TK/larkhook.conf" "$TK/spool/state/tenant_token"
+chown -R "$OWNER" "$TK" "$W/cg"
+# insgrind NAME PROGRAM [ARGS...]: total instructions of one run under
+# callgrind, as the server's user, standard input empty
+insgrind() {
+	local name=$1; shift
+	"${RUNAS[@]}" valgrind -q --tool=callgrind --callgrind-out-file="$W/cg/$name.out" "$@" \
+		</dev/null >"$W/cg/$name.resp" 2>"$W/cg/$name.err" || die "callgrind $name: $(cat "$W/cg/$name.err")"
+	callgrind_annotate "$W/cg/$name.out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(/,/, "", $1); print $1 }'
+}
+TOKF_T=$(insgrind token-floor "$W/bin/floor-cgi")
+TOKL_T=$(insgrind token "$BIN" -c "$TK/larkhook.conf" token)
+[ "$(cat "$W/cg/token.resp")" = "$(tail -n 1 "$TK/spool/state/tenant_token")" ] ||
+	say "bench: WARNING: token did not print the cached token: $(cat "$W/cg/token.err")"
+
 # --- hooks ------------------------------------------------------------------
 # Independence: the same FastCGI load with a hook that sleeps 10 s and with
 # one that exits at once; the runner is NOT held off.
@@ -625,6 +654,7 @@ cgrow() {	# cgrow CASE LABEL
 	echo "|---|---|---|"
 	echo "| FastCGI intake (tmpfs) >= 80 % of the empty libfcgi responder's req/s | $(pct "${RPS[lark-fcgi]}" "${RPS[floor-fcgi]}") (${RPS[lark-fcgi]} vs ${RPS[floor-fcgi]} req/s) | $(met "${RPS[lark-fcgi]}" "$(awk -v f="${RPS[floor-fcgi]}" 'BEGIN { print 0.8 * f }')" '>=' lark-fcgi) |"
 	echo "| CGI request <= 5x the instructions of an empty C CGI | $(ratio "$CGE_T" "$CGF_T")x ($CGE_T vs $CGF_T) | $(met "$CGE_T" "$((5 * CGF_T))" '<=') |"
+	echo "| \`larkhook token\` from a warm cache <= 5x the instructions of an empty C program | $(ratio "$TOKL_T" "$TOKF_T")x ($TOKL_T vs $TOKF_T) | $(met "$TOKL_T" "$((5 * TOKF_T))" '<=') |"
 	echo "| CGI request wall time <= 2x the empty C CGI's | $(ratio "$WALL_LARK" "$WALL_FLOOR")x ($(ms "$WALL_LARK") vs $(ms "$WALL_FLOOR") ms) | $(met "$WALL_LARK" "$((2 * WALL_FLOOR))" '<=') |"
 	echo "| p99 answer time, hook sleeping 10 s, within 2x of a hook exiting at once | $(ratio "${P99[hook-slow]}" "${P99[hook-quick]}")x ($(ms "${P99[hook-slow]}") vs $(ms "${P99[hook-quick]}") ms) | $(met "${P99[hook-slow]}" "$((2 * ${P99[hook-quick]}))" '<=') |"
 	if [ -n "${HL[fastcgi]:-}" ]; then

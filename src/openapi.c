@@ -36,6 +36,14 @@ load(const char *file, struct config *c)
 		fprintf(stderr, "larkhook: %s\n", err);
 		return TOKEN_CONFIG;
 	}
+	/* root would make state/ (or the whole spool) root's, and the web
+	 * server's user could neither read the cache nor store events */
+	if (geteuid() == 0 && !c->allow_root) {
+		fprintf(stderr, "larkhook: refusing to keep tokens as root; run this as the web server's "
+		        "user (e.g. sudo -u www-data), or set allow_root = yes in %s\n", c->file);
+		cfg_free(c);
+		return TOKEN_CONFIG;
+	}
 	umask(077);
 	return 0;
 }

@@ -75,6 +75,12 @@ chown "$OWNER" "$S/app-secret"
 chmod 600 "$S/app-secret"
 
 # --- token: mint, reuse, files ----------------------------------------------
+if [ "$(id -u)" -eq 0 ]; then
+	N=$((N + 1))
+	"${EMU_NOPROXY[@]}" "$BIN" -c "$C" token >"$T/out.$N" 2>"$T/err.$N"
+	check "token as root (no allow_root): refused, exit 78, no spool made" "78 no" \
+		"$? $([ -e "$S/larkhook-spool" ] && echo yes || echo no)"
+fi
 lh token
 check "token: exit 0" 0 "$RC"
 TOK=$(cat "$OUT")
