@@ -552,7 +552,7 @@ deliver(struct lc *lc, const unsigned char *json, size_t len, char **answer)
 	reason = ev.reason;
 	if (st == ST_OK && !ev.challenge)
 		st = intake_event(&lc->in, &ev, answer, &reason);
-	log_request((int)st, reason, ev.type, ev.id);
+	log_request((int)st, reason, ev.said_type, ev.said_id);
 	lark_event_free(&ev);
 	if (st == ST_OK)
 		return 200;

@@ -125,6 +125,13 @@ check "the event's fields flattened" "LARK_EVENT_EMPLOYMENT_ID=71409642084763711
 	"$(grep '^LARK_EVENT_EMPLOYMENT_ID=' "$env1")"
 check "LARK_JSON_FILE holds the event as sent" "$E1" "$(cat "$S/json.ev-whole-1")"
 
+# a refused identity is acked 400 and still shown in the log, escaped
+# (doc/6-hostile.md §6.4)
+push "$(event "$(printf 'bad\001id')")"
+check "an event_id with a control byte is acked 400" 400 "$(pushed .ack.code)"
+check_true "the log shows the refused id, escaped, with its type" grep -qF \
+	'type="compensation.archive.changed_v1" id="bad\x01id"' "$S/larkhook.log"
+
 # a big event in 5 pieces, sent out of order; a UTF-8 character may be cut
 E2=$(event ev-frag-1 "{\"note\":\"$(printf 'é%.0s' $(seq 3000))\"}")
 push "$E2" '{"fragments":5,"order":[3,0,4,2,1],"headers":[{"key":"instance_id","value":"i-7"}]}'
