@@ -200,7 +200,7 @@ section() {
 	echo "The emulator (tests/emu/lc.js) streams $N distinct compensation events (plaintext event JSON in pbbp2 frames, as Feishu sends them) through one WebSocket connection, at most $WINDOW unacked at a time, to each client in turn;"
 	echo "then $LATN more one at a time (\"unloaded\"). Latency: from the emulator writing an event's frame to its ack arriving, measured by the emulator. Before each stream, $WARM events of warm-up."
 	echo "larkhook connect: spool on tmpfs, runner held off (intake only: classify, route, dedupe, durable store, ack), as \`www-data\`. The peer: @larksuiteoapi/node-sdk $SDKV WSClient with an empty handler for the event type (bench/lc-peer.js): it stores nothing and deduplicates nothing."
-	echo "CPU: the client's own user + system time over the stream's wall time (100 % = one core), and the emulator's. $ROUNDS paired rounds (WSClient, then larkhook); the target uses round $MED, the median ratio."
+	echo "CPU: user + system time of the client process (all its threads) over the stream's wall time (100 % = one core), and of the emulator's (node: its garbage collector and I/O threads included; its main thread alone was about 30 % busy when profiled). $ROUNDS paired rounds (WSClient, then larkhook); the target uses round $MED, the median ratio."
 	echo
 	echo "| client | events/s | ack p50 ms | ack p99 ms | unloaded p50 ms | unloaded p99 ms | acks 200 | CPU | larkhook: events stored |"
 	echo "|---|---|---|---|---|---|---|---|---|"
