@@ -662,6 +662,34 @@ function scan(buf) {
 }
 const CODE200 = Buffer.from('{"code":200}');
 
+// streamFrames(template, count, nf): count distinct events (the template,
+// its event_id numbered), each encoded into nf frames, before the clock
+// starts; the SeqID and LogID of the first, the headers per frame.
+function streamFrames(tmpl, count, nf) {
+	const prefix = hex(6);
+	// the template serialised once, its event_id a placeholder
+	const t = JSON.parse(JSON.stringify(tmpl));
+	if (t.header) t.header.event_id = '@@ID@@'; else t.uuid = '@@ID@@';
+	const [head, tail] = JSON.stringify(t).split('"@@ID@@"');
+	const frames = new Array(count);	// per message, its encoded frames
+	const seqBase = Number(seqCounter) + 1, logBase = Number(logCounter) + 1;
+	let nheaders = 0;
+	for (let i = 0; i < count; i++) {
+		const id = (prefix + i.toString(16).padStart(8, '0')).padEnd(32, '0');
+		const fs = buildFrames({ fragments: nf, big_ids: false }, Buffer.from(`${head}"${id}"${tail}`), 'm' + id, hex(8));
+		nheaders = fs[0].headers.length;
+		frames[i] = fs.map((f) => pb.encode(f));
+	}
+	return { frames, seqBase, logBase, nheaders };
+}
+
+// summary(lat, n): p50, p99 and max of the first n latencies (us).
+function summary(lat, n) {
+	const l = Array.from(lat.subarray(0, n)).sort((a, b) => a - b);
+	const q = (p) => (l.length ? Math.round(l[Math.min(l.length - 1, Math.floor(p * l.length))]) : null);
+	return { p50_us: q(0.5), p99_us: q(0.99), max_us: l.length ? Math.round(l[l.length - 1]) : null };
+}
+
 // The benchmark: every frame is built before the clock starts; an ack is
 // matched by its SeqID (the frames of one message have consecutive ids);
 // the echo is checked for SeqID, LogID, the number of headers (all the
@@ -674,21 +702,7 @@ function runStream(o) {
 		const count = Number(o.count || 1000);
 		const window = o.window === undefined ? 64 : Number(o.window);
 		const nf = Math.max(1, Number(o.fragments || 1));
-		const tmpl = o.event || DEFAULT_EVENT();
-		const prefix = hex(6);
-		// the template serialised once, its event_id a placeholder
-		const t = JSON.parse(JSON.stringify(tmpl));
-		if (t.header) t.header.event_id = '@@ID@@'; else t.uuid = '@@ID@@';
-		const [head, tail] = JSON.stringify(t).split('"@@ID@@"');
-		const frames = new Array(count);	// per message, its encoded frames
-		const seqBase = Number(seqCounter) + 1, logBase = Number(logCounter) + 1;
-		let nheaders = 0;
-		for (let i = 0; i < count; i++) {
-			const id = (prefix + i.toString(16).padStart(8, '0')).padEnd(32, '0');
-			const fs = buildFrames({ fragments: nf, big_ids: false }, Buffer.from(`${head}"${id}"${tail}`), 'm' + id, hex(8));
-			nheaders = fs[0].headers.length;
-			frames[i] = fs.map((f) => pb.encode(f));
-		}
+		const { frames, seqBase, logBase, nheaders } = streamFrames(o.event || DEFAULT_EVENT(), count, nf);
 		const lat = new Float64Array(count);
 		const sentAt = new Float64Array(count);	// ns since t0, of writing; -1 once acked
 		const codes = {};
@@ -740,12 +754,10 @@ function runStream(o) {
 			clearTimeout(timer);
 			const ms = since() / 1e6;
 			stream = null;
-			const l = Array.from(lat.subarray(0, acked)).sort((a, b) => a - b);
-			const q = (p) => (l.length ? Math.round(l[Math.min(l.length - 1, Math.floor(p * l.length))]) : null);
 			const body = {
 				count, window, fragments: nf, acked, codes, echo_bad: echoBad,
 				elapsed_ms: Math.round(ms * 1000) / 1000, eps: ms > 0 ? Math.round(acked / (ms / 1000)) : null,
-				p50_us: q(0.5), p99_us: q(0.99), max_us: l.length ? Math.round(l[l.length - 1]) : null,
+				...summary(lat, acked),
 			};
 			if (why) body.error = why;
 			log(`stream: ${JSON.stringify(body)}`);
