@@ -234,35 +234,50 @@ async function gateway() {
 	await post('/_emu/reset');
 }
 
-async function main() {
-	codec();
-	await gateway();
+// evt(ID, MORE): a compensation event with that event_id, MORE merged
+// into its event body
+function evt(id, more = {}) {
+	return {
+		schema: '2.0',
+		header: {
+			event_id: id, event_type: 'compensation.archive.changed_v1', create_time: String(Date.now()),
+			token: '', app_id: APP_ID, tenant_key: '2ca1d211f64f6438',
+		},
+		event: { operate_type: 'modify', employment_id: '7140964208476371111', ...more },
+	};
+}
+const state = async () => (await get('/_emu/state')).json;
 
-	const seen = [];
-	const failOnce = new Set();
-	let errors = [];
-	const dispatcher = new lark.EventDispatcher({ loggerLevel: lark.LoggerLevel.error }).register({
+// sdk(): the SDK's WSClient started on the emulator: its handlers keep what
+// they get in x.seen, fail once for an event_id in x.failOnce, answer for
+// performance.review_data.changed_v2
+async function sdk() {
+	const x = { seen: [], failOnce: new Set() };
+	x.dispatcher = new lark.EventDispatcher({ loggerLevel: lark.LoggerLevel.error }).register({
 		'compensation.archive.changed_v1': async (data) => {
-			if (failOnce.delete(data.event_id)) throw new Error('failing once on purpose');
-			seen.push(data);
+			if (x.failOnce.delete(data.event_id)) throw new Error('failing once on purpose');
+			x.seen.push(data);
 		},
 		'performance.review_data.changed_v2': async () => ({ answer: 'from the handler' }),
 	});
-	const quiet = { error: (...a) => errors.push(a.join(' ')), warn: () => {}, info: () => {}, debug: () => {}, trace: () => {} };
-
+	x.quiet = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, trace: () => {} };
 	// the endpoint's ClientConfig, then another one in pongs
 	await post('/_emu/config', {
 		client_config: { PingInterval: 120, ReconnectNonce: 0, ReconnectInterval: 0.2, ReconnectCount: -1 },
 		pong_config: { PingInterval: 90, ReconnectNonce: 0, ReconnectInterval: 0.3, ReconnectCount: -1 },
 	});
-	const client = new lark.WSClient({
-		appId: APP_ID, appSecret: APP_SECRET, domain: EMU, logger: quiet, loggerLevel: lark.LoggerLevel.error,
+	x.client = new lark.WSClient({
+		appId: APP_ID, appSecret: APP_SECRET, domain: EMU, logger: x.quiet, loggerLevel: lark.LoggerLevel.error,
 	});
-	client.start({ eventDispatcher: dispatcher });
+	x.client.start({ eventDispatcher: x.dispatcher });
+	return x;
+}
 
-	let r = await wait('conns=1&pings=1');
+// the SDK's endpoint request and first ping
+async function connected() {
+	const r = await wait('conns=1&pings=1');
 	truthy('the SDK asks the endpoint, connects and pings', r.status === 200, JSON.stringify(r.json));
-	let st = (await get('/_emu/state')).json;
+	const st = await state();
 	const ep = st.endpoint[0];
 	check('endpoint request: method, locale, Content-Type, no problem',
 		['POST', 'zh', true, []],
@@ -271,34 +286,30 @@ async function main() {
 	const ping = st.pings[0];
 	check('a ping: method 0 frame, type=ping, service = the service_id of the URL',
 		[true, 'type', 'ping'], [ping.service_ok, ping.headers[0].key, ping.headers[0].value]);
+}
 
-
+// events whole, in fragments, incomplete, answered, with big ids, in
+// WebSocket continuations
+async function events(x) {
+	const seen = x.seen;
+	let r, st, ack;
 	// a whole event
-	const ev1 = {
-		schema: '2.0',
-		header: {
-			event_id: 'lcemu-whole-0001', event_type: 'compensation.archive.changed_v1', create_time: String(Date.now()),
-			token: '', app_id: APP_ID, tenant_key: '2ca1d211f64f6438',
-		},
-		event: { operate_type: 'modify', employment_id: '7140964208476371111', note: 'whole' },
-	};
+	const ev1 = evt('lcemu-whole-0001', { note: 'whole' });
 	r = await post('/_emu/push', { event: ev1, wait: true });
 	truthy('a whole event is acked', r.status === 200, r.text);
-	let ack = r.json && r.json.ack;
+	ack = r.json && r.json.ack;
 	check('its ack: payload {"code":200}', '{"code":200}', ack && ack.payload);
 	truthy('its ack echoes SeqID, LogID, service and every header of the frame', ack && ack.echo_ok,
 		ack && ack.echo_problems.join('; '));
 	check("its ack adds the SDK's biz_rt header", true, !!(ack && ack.headers.some((h) => h.key === 'biz_rt')));
 	check('the handler got the event', ['lcemu-whole-0001', 'whole'], [seen[0]?.event_id, seen[0]?.note]);
 	// the pong answered the first ping, before this event on the same socket
-	const ws = client.wsConfig && client.wsConfig.getWS();
+	const ws = x.client.wsConfig && x.client.wsConfig.getWS();
 	check("the SDK took the pong's ClientConfig (ping 90 s, reconnect 0.3 s; the endpoint said 120 s, 0.2 s)",
 		[90000, 300], [ws && ws.pingInterval, ws && ws.reconnectInterval]);
 
 	// a fragmented event, fragments out of order, cut inside a UTF-8 character
-	const ev2 = JSON.parse(JSON.stringify(ev1));
-	ev2.header.event_id = 'lcemu-frag-0002';
-	ev2.event.note = '\u5206\u7247'.repeat(40);
+	const ev2 = evt('lcemu-frag-0002', { note: '\u5206\u7247'.repeat(40) });
 	r = await post('/_emu/push', { event: ev2, fragments: 5, order: [3, 0, 4, 2, 1], wait: true });
 	truthy('a fragmented event (5 pieces, sent 3 0 4 2 1) is acked', r.status === 200, r.text);
 	ack = r.json && r.json.ack;
@@ -308,12 +319,10 @@ async function main() {
 	check('the handler got the reassembled event', ['lcemu-frag-0002', ev2.event.note], [seen[1]?.event_id, seen[1]?.note]);
 
 	// an incomplete set is never handed on nor acked
-	const ev3 = JSON.parse(JSON.stringify(ev1));
-	ev3.header.event_id = 'lcemu-incomplete-0003';
+	const ev3 = evt('lcemu-incomplete-0003');
 	const inc = await post('/_emu/push', { event: ev3, fragments: 3, omit: [1] });
 	// a later whole event is acked; by then the incomplete one would have been too
-	const ev4 = JSON.parse(JSON.stringify(ev1));
-	ev4.header.event_id = 'lcemu-after-0004';
+	const ev4 = evt('lcemu-after-0004');
 	r = await post('/_emu/push', { event: ev4, wait: true });
 	st = (await get('/_emu/state')).json;
 	check('an incomplete set (fragment 1 of 3 never sent) is not acked nor handled',
@@ -322,33 +331,33 @@ async function main() {
 			seen.some((e) => e.event_id === 'lcemu-incomplete-0003'), seen[seen.length - 1]?.event_id]);
 
 	// a handler's answer comes back as the ack's data (base64 of JSON)
-	const ev5 = JSON.parse(JSON.stringify(ev1));
-	ev5.header.event_id = 'lcemu-answer-0005';
+	const ev5 = evt('lcemu-answer-0005');
 	ev5.header.event_type = 'performance.review_data.changed_v2';
 	r = await post('/_emu/push', { event: ev5, wait: true });
 	ack = r.json && r.json.ack;
 	check("a handler's answer is the ack's data, decoded by the emulator", { answer: 'from the handler' }, ack && ack.data_json);
 
 	// the echo check can fail: ids above 2^53 come back changed from this SDK
-	const ev7 = JSON.parse(JSON.stringify(ev1));
-	ev7.header.event_id = 'lcemu-bigids-0007';
+	const ev7 = evt('lcemu-bigids-0007');
 	r = await post('/_emu/push', { event: ev7, big_ids: true, wait: true });
 	ack = r.json && r.json.ack;
 	check('the echo check catches a changed SeqID (the SDK keeps uint64 in a Number: ids above 2^53 come back rounded)',
 		[false, true], [ack && ack.echo_ok, !!(ack && ack.echo_problems.some((p) => /SeqID/.test(p)))]);
 
 	// one frame as three WebSocket frames (continuations)
-	const ev8 = JSON.parse(JSON.stringify(ev1));
-	ev8.header.event_id = 'lcemu-wsfrag-0008';
+	const ev8 = evt('lcemu-wsfrag-0008');
 	r = await post('/_emu/push', { event: ev8, ws_fragments: 3, wait: true });
 	check('a frame sent as three WebSocket frames (binary + continuations) is acked', [200, 200, true],
 		[r.status, r.json.ack && r.json.ack.code, seen.some((e) => e.event_id === 'lcemu-wsfrag-0008')]);
+}
 
+// redelivery, WebSocket pings, garbage, the benchmark's stream, the secret
+async function faults(x) {
+	let r, st;
 	// a handler failing once: the SDK acks 500, the emulator redelivers the
 	// same event as a new message, which is then acked 200
-	failOnce.add('lcemu-redeliver-0009');
-	const ev9 = JSON.parse(JSON.stringify(ev1));
-	ev9.header.event_id = 'lcemu-redeliver-0009';
+	x.failOnce.add('lcemu-redeliver-0009');
+	const ev9 = evt('lcemu-redeliver-0009');
 	const before = (await get('/_emu/state')).json.acks.length;
 	r = await post('/_emu/push', { event: ev9, redeliver_ms: 200, redeliver_times: 2 });
 	r = await wait(`acks=${before + 2}&ok=${(await get('/_emu/state')).json.acks.filter((a) => a.code === 200).length + 1}`);
@@ -370,8 +379,7 @@ async function main() {
 	await post('/_emu/raw', { hex: 'ffffffff' });
 	await post('/_emu/raw', { text: 'not a frame' });
 	await post('/_emu/raw', { frame: { SeqID: 1, LogID: 2, service: 3, method: 7, headers: [{ key: 'type', value: 'x' }] } });
-	const ev10 = JSON.parse(JSON.stringify(ev1));
-	ev10.header.event_id = 'lcemu-aftergarbage-0010';
+	const ev10 = evt('lcemu-aftergarbage-0010');
 	r = await post('/_emu/push', { event: ev10, wait: true });
 	check('after garbage and an unknown method the connection still carries events', [200, 200], [r.status, r.json.ack && r.json.ack.code]);
 
@@ -387,7 +395,11 @@ async function main() {
 	// the secret: only in the endpoint request
 	r = await get(`/_emu/find?s=${encodeURIComponent(APP_SECRET)}`);
 	check('the App Secret is in the endpoint requests only', { endpoint: 1, handshakes: 0, frames: 0 }, r.json);
+}
 
+// reconnects after a close and an abrupt one, a fatal endpoint code
+async function reconnects(x) {
+	let r, st;
 	// a server close (code 1000): the SDK reconnects, asking the endpoint again
 	st = (await get('/_emu/state')).json;
 	const first = st.connections.find((c) => c.open).id;
@@ -399,8 +411,7 @@ async function main() {
 	check('the first connection is recorded closed by the emulator with 1000', [false, 1000, 'emulator'],
 		[c1.open, c1.close_code, c1.closed_by]);
 	const second = st.connections.find((c) => c.open).id;
-	const ev6 = JSON.parse(JSON.stringify(ev1));
-	ev6.header.event_id = 'lcemu-second-0006';
+	const ev6 = evt('lcemu-second-0006');
 	r = await post('/_emu/push', { event: ev6, wait: true });
 	check('an event on the new connection is acked there', [200, second, 200], [r.status, r.json.conn, r.json.ack && r.json.ack.code]);
 
@@ -416,17 +427,27 @@ async function main() {
 	// a fatal endpoint code: the SDK gives up (its onError)
 	const fatal = await new Promise((resolve) => {
 		const c2 = new lark.WSClient({
-			appId: APP_ID, appSecret: 'a wrong secret', domain: EMU, logger: quiet,
+			appId: APP_ID, appSecret: 'a wrong secret', domain: EMU, logger: x.quiet,
 			onError: (e) => resolve(e.message),
 		});
-		c2.start({ eventDispatcher: dispatcher });
+		c2.start({ eventDispatcher: x.dispatcher });
 		setTimeout(() => { resolve(null); c2.close({ force: true }); }, 15000).unref();
 	});
 	truthy('a wrong secret gets a fatal code the SDK gives up on', /code=10014/.test(fatal || ''), String(fatal));
 
-	client.close({ force: true });
+	x.client.close({ force: true });
 	r = await wait('live=0');
 	truthy('the client closed', r.status === 200, JSON.stringify(r.json));
+}
+
+async function main() {
+	codec();
+	await gateway();
+	const x = await sdk();
+	await connected();
+	await events(x);
+	await faults(x);
+	await reconnects(x);
 }
 
 // over TLS: the emulator started with --tls-cert, the SDK trusting that
