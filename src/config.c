@@ -220,7 +220,7 @@ api_base(struct parser *p, const char *v)
 		hn = (size_t)((const char *)memchr(host, ':', hn) - host);
 	else if (host[0] == '[' && memchr(host, ']', (size_t)(end - host)))
 		hn = (size_t)((const char *)memchr(host, ']', (size_t)(end - host)) - host) + 1;
-	if (!hn || hn > 253)
+	if (!hn || hn > 253 || (host[0] == '[' && host[hn - 1] != ']'))
 		return fail(p, "api_base: \"%s\" names no host", v);
 	for (const char *s = host; s < host + hn; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||

@@ -635,6 +635,8 @@ test_api_keys(void)
 	REJECTS("ftp://", TOKEN "app_id = a\napp_secret = s\napi_base = ftp://open.feishu.cn\n", 4, "https");
 	REJECTS("a bad port", TOKEN "app_id = a\napp_secret = s\napi_base = https://open.feishu.cn:99999\n", 4, "port");
 	REJECTS("an empty host", TOKEN "app_id = a\napp_secret = s\napi_base = https://:80\n", 4, NULL);
+	REJECTS("an unclosed [", TOKEN "app_id = a\napp_secret = s\napi_base = https://[::1\n", 4, "no host");
+	REJECTS("an unclosed [ with a port", TOKEN "app_id = a\napp_secret = s\napi_base = https://[::1:80\n", 4, NULL);
 	REJECTS("app_type bogus", TOKEN "app_id = a\napp_secret = s\napp_type = isv\n", 4, "self_built or store");
 	REJECTS("both secrets", TOKEN "app_id = a\napp_secret = s\napp_secret_file = f\n", 3, "not both");
 	REJECTS("app_id alone", TOKEN "app_id = a\n", 2, "app_secret");
