@@ -625,6 +625,10 @@ self_path(void)
 	if (n <= 0 || buf[0] != '/')
 		return NULL;
 	buf[n] = '\0';
+	/* replaced on disk since it started (an upgrade): the new binary is
+	 * the one for hooks to call */
+	if (n > 10 && strcmp(buf + n - 10, " (deleted)") == 0)
+		buf[n - 10] = '\0';
 	return strdup(buf);
 }
 
