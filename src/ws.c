@@ -439,6 +439,8 @@ control(const struct head *h, const unsigned char *p, struct ws_event *ev, const
 int
 ws_rx_next(struct ws_rx *rx, struct ws_event *ev, const char **reason)
 {
+	if (!rx->buf)
+		return 0;	/* nothing received yet */
 	for (;;) {
 		const unsigned char *b = rx->buf + rx->off;
 		size_t n = rx->len - rx->off;

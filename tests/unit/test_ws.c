@@ -176,6 +176,9 @@ receiving(void)
 		      kinds[2] == WS_GOT_PONG && kinds[3] == WS_GOT_CLOSE && strcmp(msg, "abcde") == 0,
 		      "byte by byte: ping inside a fragmented message, then the message, pong, close");
 	}
+	ws_rx_free(&rx);
+	CHECK(ws_rx_next(&rx, &ev, &why) == 0 && ws_rx_feed(&rx, "", 0) == 0 && ws_rx_next(&rx, &ev, &why) == 0,
+	      "nothing received yet: more needed");
 	CHECK(one("\x88\x00", 2, &ev, &why) == 1 && ev.kind == WS_GOT_CLOSE && ev.close_code == 1005,
 	      "close without a code is 1005");
 	CHECK(one("\x82\x7e\x00", 3, &ev, &why) == 0, "half a 16-bit length: more needed");
