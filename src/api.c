@@ -122,7 +122,10 @@ api_info(const cJSON *root, long status, long reset, struct api_info *i)
 
 	i->status = status;
 	i->reset = reset;
-	i->code = cJSON_IsNumber(code) ? (long)code->valuedouble : -1;
+	/* an integer in range, else a code that is surely not 0 */
+	i->code = !cJSON_IsNumber(code) ? -1 :
+	          code->valuedouble > -1e15 && code->valuedouble < 1e15 &&
+	          code->valuedouble == (double)(long long)code->valuedouble ? (long)code->valuedouble : -2;
 	i->has_more = cJSON_IsTrue(more);
 	i->page_token = json_string(data, "page_token", 4096);
 }

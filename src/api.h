@@ -26,7 +26,7 @@ char *api_url(const char *base, const char *path, char *const *query, int n,
 /* What one reply says, for api_decide. */
 struct api_info {
 	long status;		/* HTTP status */
-	long code;		/* the reply's code, -1 when none */
+	long code;		/* the reply's code, -1 when none, -2 when not an integer */
 	int has_more;		/* data.has_more is true */
 	const char *page_token;	/* data.page_token, or NULL; borrowed */
 	long reset;		/* x-ogw-ratelimit-reset, -1 when absent */

@@ -73,7 +73,8 @@ token_format(const struct token *t, size_t *len)
 	return buf;
 }
 
-/* A decimal (optionally negative) ending at a space or a newline. */
+/* A decimal (optionally negative, no leading zero, no "-0") ending at a
+ * space or a newline. */
 static const char *
 number(const char *s, const char *end, long long *out)
 {
@@ -83,6 +84,9 @@ number(const char *s, const char *end, long long *out)
 	if (neg)
 		s++;
 	if (s == end || *s < '0' || *s > '9')
+		return NULL;
+	/* one spelling per number, as token_format writes it */
+	if (*s == '0' && (neg || (s + 1 < end && s[1] >= '0' && s[1] <= '9')))
 		return NULL;
 	for (; s < end && *s >= '0' && *s <= '9'; s++) {
 		if (v > 99999999999999LL)
@@ -159,8 +163,10 @@ token_reply(long status, const char *body, size_t len, const char *field, long l
 		goto out;
 	}
 	c = cJSON_GetObjectItemCaseSensitive(root, "code");
+	/* an integer in range, else a code that is surely not 0 */
 	if (cJSON_IsNumber(c))
-		*code = (long)c->valuedouble;
+		*code = c->valuedouble > -1e15 && c->valuedouble < 1e15 &&
+		        c->valuedouble == (double)(long long)c->valuedouble ? (long)c->valuedouble : -2;
 	if (*code == 99991400 || status == 429) {
 		snprintf(err, n, "rate limited (HTTP %ld, code %ld): try again later", status, *code);
 		goto out;

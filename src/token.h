@@ -46,7 +46,8 @@ int token_parse(const char *buf, size_t len, struct token *t);
 /* What a mint's HTTP reply means: TOKEN_OK with t filled from the string
  * member field and expire; TOKEN_TEMP (5xx, 429, code 99991400, a garbled
  * reply); TOKEN_CONFIG (Feishu refused the credentials, or no such
- * endpoint). *code is the reply's code or -1. err says why, never with a
+ * endpoint). *code is the reply's code, -1 when none, -2 when it is no
+ * integer. err says why, never with a
  * secret (nothing of the request is in it). Pure. */
 enum token_rc token_reply(long status, const char *body, size_t len, const char *field,
                           long long now, struct token *t, long *code, char *err, size_t n);

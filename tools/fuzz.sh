@@ -14,9 +14,9 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 OUT=$ROOT/build/fuzz
 TIME=${FUZZ_TIME:-60}
-TARGETS=${FUZZ_TARGETS:-json decide decrypt flatten config frame ws}
+TARGETS=${FUZZ_TARGETS:-json decide decrypt flatten config frame ws openapi}
 CC=${FUZZ_CC:-clang}
-CORE="config crypto env flatten frame hook io json lark log queue runner spool ws"
+CORE="config crypto env flatten frame hook http io json lark log queue runner spool ws token api"
 VEC=$ROOT/tests/data/lark-vectors.json
 
 for tool in "$CC" jq pkg-config; do
@@ -169,6 +169,18 @@ for t in $TARGETS; do
 		printf '\001\201\005Hello\001\003Hel\211\001p\200\002lo\212\000\202\176\000\003abc\210\002\003\350' |
 			seed ws frames
 		printf '\002message' | seed ws message
+		;;
+	openapi)
+		# mode byte (see fuzz/fuzz_openapi.c), then the input
+		printf '\000larkhook-token 1 1700000000 1700007200 1700006900\nt-g1b2c3d4e5f6\n' | seed openapi cache
+		printf '\001\000\310{"code":0,"msg":"ok","tenant_access_token":"t-abc","expire":7140}' | seed openapi mint
+		printf '\001\001\255{"code":99991400,"msg":"request trigger frequency limit"}' | seed openapi limited
+		printf '\002/open-apis/compensation/v1/archives/query?user_id_type=people_corehr_id\000page_size=100\nk=a b' |
+			seed openapi path
+		printf '\002/open-apis/a/../b' | seed openapi dots
+		printf '\003{"code":0,"data":{"items":[1],"has_more":true,"page_token":"p2"}}\000{"code":0,"data":{"items":[2],"has_more":false}}' |
+			seed openapi pages
+		printf '\003{"code":99991663,"msg":"invalid token"}' | seed openapi remint
 		;;
 	esac
 done

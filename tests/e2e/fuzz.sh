@@ -6,7 +6,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-TARGETS="json decide decrypt flatten config frame ws"
+TARGETS="json decide decrypt flatten config frame ws openapi"
 out=$T/fuzz.out
 FUZZ_TIME=${FUZZ_SHORT:-15} FUZZ_TARGETS=$TARGETS sh "$ROOT/tools/fuzz.sh" >"$out" 2>&1
 rc=$?

@@ -163,6 +163,16 @@ pages(void)
 	api_info(acc, 200, -1, &i);
 	CHECK(i.code == 0 && i.has_more && i.page_token && strcmp(i.page_token, "p2") == 0 && i.status == 200,
 	      "api_info: code, has_more, page_token");
+	{
+		cJSON *odd = parse("{\"code\":0.5,\"data\":{}}"), *big = parse("{\"code\":1e300}");
+
+		api_info(odd, 200, -1, &i);
+		CHECK(i.code == -2, "code 0.5 is no code 0 (%ld)", i.code);
+		api_info(big, 200, -1, &i);
+		CHECK(i.code == -2, "code 1e300 is no code 0 and no overflow (%ld)", i.code);
+		cJSON_Delete(odd);
+		cJSON_Delete(big);
+	}
 	api_info(NULL, 502, 5, &i);
 	CHECK(i.code == -1 && !i.has_more && !i.page_token && i.reset == 5, "api_info: no JSON");
 	CHECK(api_join(acc, p2) == 0 && api_join(acc, p3) == 0 && api_join(acc, p4) == 0,

@@ -69,6 +69,7 @@ format(void)
 		"larkhook-token 1 1 2 3\nt\nx", "larkhook-token 1 1 2\nt\n", "larkhook-token 1 a 2 3\nt\n",
 		"larkhook-token 1 1 2 3\nt u\n", "larkhook-token 1 1 2 3 \nt\n", "larkhook-token 1 1 2 3\n\n",
 		"larkhook-token 1 999999999999999999999 2 3\nt\n",
+		"larkhook-token 1 01 2 3\nt\n", "larkhook-token 1 -0 2 3\nt\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		CHECK(token_parse(bad[i], strlen(bad[i]), &u) == -1 && !u.value, "not a cache file: case %zu", i);
@@ -138,6 +139,11 @@ replies(void)
 	rc = reply(200, "{\"code\":\"0\",\"tenant_access_token\":\"t\",\"expire\":1}", "tenant_access_token", &t,
 	           &code, err);
 	CHECK(rc != TOKEN_OK, "code as a string: not a success");
+	rc = reply(200, "{\"code\":0.25,\"tenant_access_token\":\"t\",\"expire\":7200}", "tenant_access_token", &t,
+	           &code, err);
+	CHECK(rc == TOKEN_CONFIG && code == -2 && !t.value, "code 0.25: not a success");
+	rc = reply(200, "{\"code\":1e300}", "x", &t, &code, err);
+	CHECK(rc == TOKEN_CONFIG && code == -2, "code 1e300: refused, no overflow");
 }
 
 /* --- token_get on a private spool ------------------------------------------ */
