@@ -17,10 +17,12 @@ VG=$T/vg
 mkdir -p "$VG"
 chmod 1777 "$VG"
 mv "$BIN" "$T/bin/larkhook.real"
+cp "$ROOT/tests/valgrind.supp" "$T/bin/valgrind.supp"
 # -q: a log stays empty unless valgrind has something to say
 cat >"$BIN" <<EOF
 #!/bin/sh
-exec valgrind -q --error-exitcode=1 --leak-check=full --log-file=$VG/vg.%p $T/bin/larkhook.real "\$@"
+exec valgrind -q --error-exitcode=1 --leak-check=full --suppressions=$T/bin/valgrind.supp \\
+	--log-file=$VG/vg.%p $T/bin/larkhook.real "\$@"
 EOF
 chmod 755 "$BIN"
 
@@ -133,3 +135,26 @@ vg_case "run"
 cmd forge -u http://127.0.0.1:1/larkhook "$T/comp.plain"
 check "forge: exit 0" 0 "$?"
 vg_case "forge"
+
+# --- token and api (doc/9-openapi.md), against the OpenAPI emulator -----------------
+# shellcheck source=../tests/emu/lib.sh
+. "$ROOT/tests/emu/lib.sh"
+openapi_emu || exit 1
+S5=$T/openapi
+siteconf "$S5" true "app_id = cli_a1b2c3d4e5f60001" "app_secret = emu-app-secret-0001" "api_base = $EMU"
+lh() { "${EMU_NOPROXY[@]}" "${RUNAS[@]}" "$BIN" -c "$S5/larkhook.conf" "$@" >"$T/out" 2>&1; }
+ARCH='/open-apis/compensation/v1/archives/query?user_id_type=people_corehr_id&page_size=2'
+lh token
+check "token, minting: exit 0" 0 "$?"
+vg_case "token, minting (libcurl loaded)"
+lh token
+check "token from the cache: exit 0" 0 "$?"
+vg_case "token from the cache"
+emu_ctl fault '{"kind":"code","code":99991663}' >/dev/null
+emu_ctl fault '{"kind":"ratelimit","reset":1}' >/dev/null
+lh api POST "$ARCH" '{"user_id_list":["7140964208476371111"]}'
+check "api through a refused token and a rate limit: exit 0" 0 "$?"
+vg_case "api: re-mint, rate-limit wait"
+lh api POST "$ARCH" '{"user_id_list":["7140964208476372222"]}' --all
+check "api --all over 4 pages: exit 0" 0 "$?"
+vg_case "api --all"
