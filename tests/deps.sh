@@ -7,7 +7,7 @@ set -u
 PKGS="gcc make pkg-config libfcgi-dev libcjson-dev libssl-dev openssl
 lighttpd apache2 libapache2-mod-fcgid nginx fcgiwrap spawn-fcgi libfcgi-bin curl strace
 jq xxd util-linux man-db groff-base shellcheck dpkg-dev clang libclang-rt-14-dev valgrind
-libcurl4-openssl-dev tinyproxy systemd"
+libcurl4-openssl-dev tinyproxy systemd faketime"
 
 # Node and npm from the machine; Debian's packages when neither is there.
 command -v node >/dev/null && command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
