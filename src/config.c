@@ -272,7 +272,7 @@ static const char *const globals[] = {
 	"verification_token", "verification_token_file", "encrypt_key", "encrypt_key_file",
 	"spool", "max_body", "max_age", "read_timeout", "retain", "concurrency",
 	"backoff", "path", "env", "log", "allow_root", "app_id", "app_secret",
-	"app_secret_file", "api_base", "app_type", NULL,
+	"app_secret_file", "api_base", "app_type", "reply_max_age", NULL,
 };
 
 static int
@@ -317,7 +317,8 @@ global(struct parser *p, const char *key, char *v)
 	case 16: return set_string(p, &c->app_secret, v, 0);
 	case 17: return set_string(p, &c->app_secret_file, v, 1);
 	case 18: return api_base(p, v);
-	default: return app_type(p, v);
+	case 19: return app_type(p, v);
+	default: return duration(p, key, v, 0, 3600, &c->reply_max_age);
 	}
 }
 
@@ -446,6 +447,8 @@ defaults(struct config *c)
 	static const unsigned backoff[] = { 10, 60, 300, 1800, 7200 };
 
 	c->max_body = 1048576;
+	c->max_age = 86400;
+	c->reply_max_age = 300;
 	c->read_timeout = 10;
 	c->retain = 72 * 3600;
 	c->concurrency = 1;
@@ -507,6 +510,19 @@ finish(struct parser *p)
 	p->line = 1;
 	if (!c->token && !c->token_file)
 		return fail(p, "verification_token is required (from the developer console)");
+	/* a captured request is stopped either way: younger than retain by
+	 * seen/, older by its timestamp; Feishu's retries span about 7.1 h */
+	p->line = p->seen[6] ? p->seen[6] : p->seen[8];
+	if (!p->seen[6] && c->max_age > c->retain)
+		c->max_age = c->retain;	/* the default, 1d, follows a shorter retain */
+	if (c->max_age && c->max_age > c->retain)
+		return fail(p, "max_age (%us) exceeds retain (%us): a request captured once could run "
+		            "again once its id is forgotten; lower max_age or raise retain",
+		            c->max_age, c->retain);
+	if (c->max_age && c->max_age < 8 * 3600)
+		return fail(p, "max_age under 8h would refuse Feishu's own retries (they span about "
+		            "7.1 h); use 8h or more, or 0 to turn the check off");
+	p->line = 1;
 	if (!c->path && !(c->path = strdup("/usr/local/bin:/usr/bin:/bin")))
 		return fail(p, "out of memory");
 	if (!c->spool && !(c->spool = resolve(c->dir, "larkhook-spool")))

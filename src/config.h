@@ -30,7 +30,8 @@ struct config {
 	unsigned char aes_key[32];	/* SHA-256 of encrypt_key, derived once */
 	char *spool;
 	size_t max_body;
-	unsigned max_age;	/* seconds, 0 = off */
+	unsigned max_age;	/* seconds, 0 = off; 8h..retain */
+	unsigned reply_max_age;	/* the same for reply hooks (not deduplicated), 0 = off */
 	unsigned read_timeout;
 	unsigned retain;
 	unsigned concurrency;

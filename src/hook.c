@@ -112,10 +112,9 @@ watch_children(void)
 
 	if (chld_owner == getpid())
 		return 0;
-	if (chld[0] >= 0) {
-		close(chld[0]);
-		close(chld[1]);
-	}
+	/* a pipe of the process this one was forked from: not closed here,
+	 * its numbers may belong to something else by now (a runner closes
+	 * every inherited descriptor when it detaches) */
 	if (pipe2(chld, O_CLOEXEC | O_NONBLOCK))
 		return -1;
 	chld_owner = getpid();
@@ -150,22 +149,44 @@ kill_group(int sig)
 	kill(-getpid(), SIGKILL);
 }
 
+static volatile sig_atomic_t terminating;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	terminating = 1;
+}
+
 /* The group leader of a hook: it waits for the shell and passes on how it
  * ended. When the runner dies (SIGHUP, by PR_SET_PDEATHSIG) it kills the
  * whole group, so a runner killed mid-hook leaves nothing of the hook
- * running beside the runner that repairs its job. Never returns. */
+ * running beside the runner that repairs its job. At a timeout the runner
+ * sends SIGTERM to the group: the leader survives it (its exit would make
+ * the runner kill the group at once) and, as the subreaper of the hook's
+ * processes, stays until all of them are gone, so members that trap
+ * SIGTERM get the grace time before the SIGKILL. Never returns. */
 static void
 supervise(pid_t sh)
 {
+	struct sigaction sa;
 	sigset_t none;
 	int st;
 
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	io_close_from(0);
 	while (waitpid(sh, &st, 0) < 0)
 		if (errno != EINTR)
 			_exit(127);
+	/* timed out: wait for the rest of the group (orphans come to us) */
+	while (terminating && (waitpid(-1, NULL, 0) >= 0 || errno == EINTR))
+		;
 	if (WIFSIGNALED(st)) {
 		signal(WTERMSIG(st), SIG_DFL);
 		raise(WTERMSIG(st));

@@ -49,8 +49,16 @@ intake_event(struct intake *in, struct lark_event *ev, char **body, const char *
 		*reason = "no hook for this event type";
 		return ST_OK;
 	}
-	if (h->reply)
+	if (h->reply) {
+		/* not deduplicated: only a fresh request may run it */
+		if (c->reply_max_age && ev->signed_request &&
+		    (!ev->age_known || ev->age > (long long)c->reply_max_age ||
+		     -ev->age > (long long)c->reply_max_age)) {
+			*reason = "timestamp outside reply_max_age (a reply hook)";
+			return ST_UNAUTHORIZED;
+		}
 		return reply(c, h, ev, body, reason);
+	}
 	if (h->each) {
 		r.each = h->each;
 		r.jobs = lark_each_count(ev->root, h->each);

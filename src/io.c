@@ -1,6 +1,8 @@
 /* io.c: small system-call helpers shared by the I/O edges */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,29 +36,52 @@ io_close_from(int low)
 	io_close_except(low, -1, -1);
 }
 
+/* Close fds [from, to] (to = -1: to the top). The kernel's close_range
+ * where there is one; else every open number /proc lists, or every number
+ * up to the limit of open files when /proc is missing. */
+static void
+close_span(int from, int to)
+{
+	long max;
+	DIR *d;
+	struct dirent *e;
+
+	if (from > to && to >= 0)
+		return;
+	if (syscall(SYS_close_range, (unsigned)from, to < 0 ? ~0U : (unsigned)to, 0u) == 0)
+		return;
+	if ((d = opendir("/proc/self/fd"))) {
+		int self = dirfd(d);
+
+		while ((e = readdir(d))) {
+			int fd = atoi(e->d_name);
+
+			if (e->d_name[0] != '.' && fd != self && fd >= from && (to < 0 || fd <= to))
+				close(fd);
+		}
+		closedir(d);
+		return;
+	}
+	max = sysconf(_SC_OPEN_MAX);
+	for (long fd = from; fd < max && (to < 0 || fd <= to); fd++)
+		close((int)fd);
+}
+
 void
 io_close_except(int low, int keep1, int keep2)
 {
-	int max = (int)sysconf(_SC_OPEN_MAX);
+	int lo = keep1 < keep2 ? keep1 : keep2, hi = keep1 < keep2 ? keep2 : keep1;
+	int from = low;
 
-	if (max < 0 || max > 65536)
-		max = 65536;
-	/* close_range where the kernel has it, else one close per number */
-	for (int fd = low; fd < max; fd++) {
-		int stop = max;
-
-		if (fd == keep1 || fd == keep2)
-			continue;
-		if (keep1 > fd && keep1 < stop)
-			stop = keep1;
-		if (keep2 > fd && keep2 < stop)
-			stop = keep2;
-		if (syscall(SYS_close_range, (unsigned)fd, (unsigned)stop - 1, 0u) == 0) {
-			fd = stop - 1;
-			continue;
-		}
-		close(fd);
+	if (lo >= from) {
+		close_span(from, lo - 1);
+		from = lo + 1;
 	}
+	if (hi >= from) {
+		close_span(from, hi - 1);
+		from = hi + 1;
+	}
+	close_span(from, -1);
 }
 
 int

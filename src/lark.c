@@ -176,17 +176,24 @@ decimal(const char *s, long long *out)
 	return 0;
 }
 
+/* Step 9: the timestamp of a signed request (the signature covers it)
+ * within max_age of now. Its age is kept for reply hooks (intake.c). */
 static enum status
 fresh(const struct config *c, const struct lark_request *rq, time_t now, struct lark_event *ev)
 {
-	long long ts, age;
+	long long ts;
 
-	if (!c->max_age || !ev->signed_request)
+	if (!ev->signed_request)
 		return ST_OK;
-	if (decimal(rq->timestamp, &ts))
+	if (decimal(rq->timestamp, &ts) == 0) {
+		ev->age = (long long)now - ts;
+		ev->age_known = 1;
+	}
+	if (!c->max_age)
+		return ST_OK;
+	if (!ev->age_known)
 		return fail(ev, ST_UNAUTHORIZED, "timestamp is not a decimal");
-	age = (long long)now - ts;
-	if (age > (long long)c->max_age || -age > (long long)c->max_age)
+	if (ev->age > (long long)c->max_age || -ev->age > (long long)c->max_age)
 		return fail(ev, ST_UNAUTHORIZED, "timestamp outside max_age");
 	return ST_OK;
 }

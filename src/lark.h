@@ -35,6 +35,8 @@ struct lark_event {
 	const char *schema;	/* "2.0" or "1.0" */
 	const char *time, *app_id, *tenant_key;	/* printable or NULL, from root */
 	int signed_request;	/* the signature headers were present and matched */
+	int age_known;		/* signed, with a decimal timestamp: */
+	long long age;		/* now minus that timestamp, seconds */
 	char *plain;		/* the decrypted event JSON as received, owned */
 	size_t plain_len;
 	cJSON *root;		/* plain, parsed, owned */

@@ -149,11 +149,12 @@ serve(int fastcgi, const char *file)
 	} else {
 		sv.in.c = &cfg;
 		sv.in.spool.path = cfg.spool;
-		log_open(cfg.log);
+		/* before the log is opened: as root it would be made root's */
 		if (geteuid() == 0 && !cfg.allow_root) {
 			sv.refusal = "refusing to run as root (hooks would run as root); set allow_root = yes to override";
 			log_msg("%s", sv.refusal);
-		}
+		} else
+			log_open(cfg.log);
 	}
 	if (!(t = tr_open(fastcgi))) {
 		log_msg("cannot initialise the FastCGI library");

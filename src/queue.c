@@ -74,6 +74,7 @@ queue_name(const struct job *j, char out[QUEUE_NAME_MAX])
 
 struct pick {
 	time_t now;
+	const struct job *after;
 	struct job best;
 	int found;
 };
@@ -84,16 +85,17 @@ consider(void *ctx, const char *name, const struct job *j)
 	struct pick *p = ctx;
 
 	(void)name;
-	if (j->when <= (long long)p->now && (!p->found || before(j, &p->best))) {
+	if (j->when <= (long long)p->now && (!p->after || before(p->after, j)) &&
+	    (!p->found || before(j, &p->best))) {
 		p->best = *j;
 		p->found = 1;
 	}
 }
 
 int
-queue_next_due(const char *spool, time_t now, struct job *j)
+queue_next_due(const char *spool, time_t now, const struct job *after, struct job *j)
 {
-	struct pick p = { .now = now };
+	struct pick p = { .now = now, .after = after };
 
 	queue_each(spool, "new", consider, &p);
 	if (p.found)
@@ -146,18 +148,26 @@ struct sweep {
 
 /* A job in cur/ when the lock is ours: its runner died, maybe mid-hook. It
  * is due again. The run counts for LARK_ATTEMPT (the hook may have run)
- * but not against the budget: the runner died, not the hook. */
+ * but not against the budget: the runner died, not the hook. A job whose
+ * runs keep ending so (LAST lost, lost2, …) is what kills its runners: at
+ * QUEUE_MAX_LOST in a row it goes to failed/. */
 static void
 lost(void *ctx, const char *name, const struct job *j)
 {
 	struct sweep *s = ctx;
 	struct job n = *j;
+	int times = 1;
 
+	if (strncmp(j->last, "lost", 4) == 0)
+		times = j->last[4] ? atoi(j->last + 4) + 1 : 2;
 	n.runs++;
 	n.budget++;
 	n.when = s->now;
-	snprintf(n.last, sizeof n.last, "lost");
-	queue_move(s->spool, "cur", name, "new", &n, 1);
+	if (times == 1)
+		snprintf(n.last, sizeof n.last, "lost");
+	else
+		snprintf(n.last, sizeof n.last, "lost%d", times);
+	queue_move(s->spool, "cur", name, times >= QUEUE_MAX_LOST ? "failed" : "new", &n, 1);
 }
 
 static void
@@ -222,6 +232,9 @@ queue_sweep(const char *spool, time_t now, unsigned retain)
 {
 	struct sweep s = { spool, now, retain, NULL, 0, 0 };
 
+	/* claims of dead writers are completed before seen/ expires, so
+	 * an unfinished claim's jobs are made (and keep it) first */
+	spool_sweep_tmp(spool, now);
 	queue_each(spool, "cur", lost, &s);
 	queue_each(spool, "done", expire_done, &s);
 	queue_each(spool, "new", note_pending, &s);
@@ -229,5 +242,4 @@ queue_sweep(const char *spool, time_t now, unsigned retain)
 	/* run/ holds files only while a hook runs: reply hooks' are recent */
 	expire(&s, "run", 86400);
 	free(s.pending);
-	spool_sweep_tmp(spool, now);
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #define QUEUE_NAME_MAX 128
+#define QUEUE_MAX_LOST 3	/* runs in a row that killed their runner, then failed/ */
 
 struct job {
 	char base[96];		/* ARRIVAL.IDHASH.INDEX */
@@ -29,8 +30,9 @@ int queue_parse(const char *name, struct job *j);
 /* The file name for j, with its state, into out. Pure. */
 void queue_name(const struct job *j, char out[QUEUE_NAME_MAX]);
 
-/* The first job in arrival order in new/ that is due at now. 1 found, 0 none. */
-int queue_next_due(const char *spool, time_t now, struct job *j);
+/* The first job in arrival order in new/ that is due at now (and comes
+ * after *after, when not NULL). 1 found, 0 none. */
+int queue_next_due(const char *spool, time_t now, const struct job *after, struct job *j);
 
 /* rename spool/from/<j's name as it was> to spool/to/<j's name now>, where
  * old is the name in from. fsync the target directory when sync. 0 on
@@ -44,8 +46,9 @@ void queue_each(const char *spool, const char *dir,
 
 /* The runner's repairs at start, under its lock: jobs left in cur/ by a
  * runner that died are due again (LAST "lost"; the run counts for
- * LARK_ATTEMPT, not against the budget); done/ and seen/ entries older than
- * retain go, as do leftovers in run/ and tmp/. */
+ * LARK_ATTEMPT, not against the budget; QUEUE_MAX_LOST in a row: failed/);
+ * dead writers' claims are completed; then done/ and seen/ entries older
+ * than retain go, as do leftovers in run/. */
 void queue_sweep(const char *spool, time_t now, unsigned retain);
 
 #endif

@@ -127,7 +127,7 @@ static int
 write_json(struct slot *s, const struct config *c, const struct spool_job *rec)
 {
 	char base[sizeof s->job.base];
-	int fd;
+	int fd, bad;
 
 	memcpy(base, s->job.base, sizeof base);
 	snprintf(s->json_file, sizeof s->json_file, "%s/run/job.%s.json", c->spool, base);
@@ -135,16 +135,80 @@ write_json(struct slot *s, const struct config *c, const struct spool_job *rec)
 	fd = open(s->json_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
-	if (io_write_all(fd, rec->json, rec->json_len) || close(fd)) {
-		if (fd >= 0)
-			close(fd);
+	bad = io_write_all(fd, rec->json, rec->json_len);
+	/* close once, whatever it says */
+	if (close(fd) || bad)
 		return -1;
-	}
 	return open(s->json_file, O_RDONLY | O_CLOEXEC);
 }
 
-/* Claim j and start its hook. 0 started; 1 settled without a run; -1 the
- * claim failed (try again later). */
+/* Open new/NAME to claim it: it must be a regular file of the effective
+ * user's, and no writer may hold its record's lock (an intake still at
+ * work may yet undo it). The descriptor, holding a shared lock, or -1
+ * with errno: EWOULDBLOCK while a writer holds it, EPERM when it is not
+ * ours, anything else when it cannot be looked at now. */
+static int
+open_job(const struct config *c, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, e;
+
+	snprintf(path, sizeof path, "%s/new/%s", c->spool, name);
+	/* O_NONBLOCK: a FIFO planted here must not hang the runner */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		if (errno == ELOOP || errno == ENXIO || errno == EACCES || errno == EPERM)
+			errno = EPERM;
+		return -1;
+	}
+	if (fstat(fd, &st))
+		goto fail;
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		errno = EPERM;
+	else if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* A job file that is not a regular file of ours is never run: it goes to
+ * failed/ as it is, and the log says why. */
+static void
+refuse(struct runner *r, struct slot *s)
+{
+	s->job.when = (long long)time(NULL);
+	snprintf(s->job.last, sizeof s->job.last, "notours");
+	if (queue_move(r->c->spool, "new", s->name, "failed", &s->job, 1))
+		log_msg("job %s: not a regular file owned by larkhook's user, never run; cannot move "
+		        "it to failed/: %s", s->job.base, strerror(errno));
+	else
+		log_msg("job %s: not a regular file owned by larkhook's user: moved to failed/, "
+		        "never run", s->job.base);
+	r->totals->failed++;
+}
+
+/* A record that cannot be read for a system reason (EMFILE, ENOMEM, EIO)
+ * is not the record's fault: it stays in new/, due again a backoff step
+ * later, without using an attempt. */
+static void
+defer(struct runner *r, struct slot *s, int err)
+{
+	unsigned delay = r->c->backoff[0];
+	struct job j = s->job;
+
+	j.when = (long long)time(NULL) + delay;
+	snprintf(j.last, sizeof j.last, "readerror");
+	if (queue_move(r->c->spool, "new", s->name, "new", &j, 1) == 0)
+		log_msg("job %s: cannot read its record (%s): tried again in %us", j.base,
+		        strerror(err), delay);
+}
+
+/* Claim j and start its hook. 0 started; 1 settled without a run; 2 left
+ * in new/ for now (a writer holds it, or it cannot be read just now); -1
+ * the claim failed (try again later). */
 static int
 start(struct runner *r, struct slot *s, const struct job *j)
 {
@@ -153,19 +217,34 @@ start(struct runner *r, struct slot *s, const struct job *j)
 	struct spool_job rec;
 	struct env env = { 0 };
 	struct hook_meta m;
-	char path[PATH_MAX];
-	int in = -1, rc = 1;
+	int in = -1, rc = 1, fd, got;
 
 	memset(s, 0, sizeof *s);
 	s->job = *j;
 	s->attempts = 5;
 	queue_name(j, s->name);
-	if (queue_move(c->spool, "new", s->name, "cur", j, 0))
+	if ((fd = open_job(c, s->name)) < 0) {
+		if (errno == EPERM) {
+			refuse(r, s);
+			return 1;
+		}
+		return errno == EWOULDBLOCK || errno == ENOENT ? 2 : -1;
+	}
+	if ((got = spool_read_fd(fd, &rec)) < 0) {
+		defer(r, s, errno);
+		close(fd);
+		return 2;
+	}
+	rc = queue_move(c->spool, "new", s->name, "cur", j, 0);
+	close(fd);
+	if (rc) {
+		spool_job_free(&rec);
 		return -1;
-	snprintf(path, sizeof path, "%s/cur/%s", c->spool, s->name);
-	if (spool_read(path, &rec)) {
+	}
+	rc = 1;
+	if (got) {
 		snprintf(s->label, sizeof s->label, "job %s", j->base);
-		settle(r, s, "badrecord", 0, 1, "the record cannot be read");
+		settle(r, s, "badrecord", 0, 1, "the record is not one larkhook wrote");
 		return 1;
 	}
 	h = cfg_route(c, rec.type);
@@ -258,13 +337,21 @@ work(struct runner *r)
 	unsigned limit = r->c->concurrency < MAX_SLOTS ? r->c->concurrency : MAX_SLOTS;
 	int ino = watch_new(r->c);
 	char junk[4096];
-	struct job j;
+	struct job j, skip;
 	int claimed = 0;
 
 	for (;;) {
-		while ((unsigned)r->n < limit && queue_next_due(r->c->spool, time(NULL), &j)) {
+		const struct job *after = NULL;
+
+		/* in arrival order, passing over jobs a writer still holds */
+		while ((unsigned)r->n < limit && queue_next_due(r->c->spool, time(NULL), after, &j)) {
 			int rc = start(r, &r->slots[r->n], &j);
 
+			if (rc == 2) {
+				skip = j;
+				after = &skip;
+				continue;
+			}
 			if (rc < 0) {
 				log_msg("cannot claim job %s: %s", j.base, strerror(errno));
 				break;
@@ -293,12 +380,37 @@ work(struct runner *r)
 	return claimed;
 }
 
+/* A job in new/ that is due and that a runner could take now (no writer
+ * holds it). */
+static int
+claimable(const struct config *c)
+{
+	struct job j, skip;
+	const struct job *after = NULL;
+	char name[QUEUE_NAME_MAX];
+	int fd;
+
+	while (queue_next_due(c->spool, time(NULL), after, &j)) {
+		queue_name(&j, name);
+		if ((fd = open_job(c, name)) >= 0) {
+			close(fd);
+			return 1;
+		}
+		if (errno != EWOULDBLOCK && errno != ENOENT)
+			return 1;	/* work() deals with it */
+		skip = j;
+		after = &skip;
+	}
+	return 0;
+}
+
 /* Holding the lock: repair, then run until nothing is due. */
 static void
 run(const struct config *c, int lock, struct runner_totals *t)
 {
 	struct runner *r = calloc(1, sizeof *r);
-	struct job j;
+	char why[PATH_MAX + 64];
+	int idle = 0;
 
 	/* the lock may have outlived a part of the spool someone removed */
 	if (!r || spool_prepare(c->spool)) {
@@ -307,20 +419,27 @@ run(const struct config *c, int lock, struct runner_totals *t)
 		        strerror(errno));
 		return;
 	}
+	if (spool_check(c->spool, why, sizeof why) > 0) {
+		free(r);
+		log_msg("runner: %s: refusing to run jobs from it (chown it to larkhook's user, "
+		        "chmod 700)", why);
+		return;
+	}
 	r->c = c;
 	r->home = hook_home();
 	r->totals = t;
 	for (;;) {
-		int claimed;
-
 		queue_sweep(c->spool, time(NULL), c->retain);
-		claimed = work(r);
+		idle = work(r) ? 0 : idle + 1;
 		flock(lock, LOCK_UN);
-		/* a job queued while we held the lock found no one to start a
-		 * runner: look once more now that the lock is free (unless
-		 * nothing could be claimed: then it waits for the next kick) */
-		if (!claimed || !queue_next_due(c->spool, time(NULL), &j) ||
-		    flock(lock, LOCK_EX | LOCK_NB))
+		/* A job stored while we held the lock found no one to start a
+		 * runner: its kick saw the lock taken. That kick came before
+		 * this unlock, and its job was in new/ before the kick, so
+		 * looking now, after the unlock, cannot miss it; a job stored
+		 * later finds the lock free. Two rounds in a row that claim
+		 * nothing while a job looks claimable end it (a claim that
+		 * keeps failing; drain and the next kick try again). */
+		if (idle >= 2 || !claimable(c) || flock(lock, LOCK_EX | LOCK_NB))
 			break;
 	}
 	free(r);
@@ -335,9 +454,18 @@ detach(int lock)
 	struct stat st;
 	sigset_t none;
 
+	/* without /dev/null, something that is no pipe or socket of the
+	 * server's: the request's standard streams must not stay open (the
+	 * response would wait for every hook), and 0-2 must not be left free
+	 * for a file opened later to take */
+	if (nul < 0)
+		nul = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (nul >= 0) {
 		dup2(nul, 0);
 		dup2(nul, 1);
+	} else {
+		close(0);
+		close(1);
 	}
 	/* standard error stays only where it is the log or a plain file;
 	 * a pipe or socket would hold the server's request open */
@@ -382,8 +510,15 @@ runner_kick(const struct config *c, int *kept)
 	/* the lock (one open file description) passes to the runner */
 	pid = fork();
 	if (pid == 0) {
+		pid_t runner;
+
 		setsid();
-		if (fork() != 0)
+		if ((runner = fork()) < 0) {
+			log_msg("cannot start the runner (second fork): %s; the job waits for the "
+			        "next event or drain", strerror(errno));
+			_exit(1);
+		}
+		if (runner > 0)
 			_exit(0);
 		detach(lock);
 		run(c, lock, &t);

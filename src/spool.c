@@ -10,10 +10,12 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "io.h"
 #include "crypto.h"
+#include "io.h"
+#include "log.h"
 #include "spool.h"
 
 static const char *const dirs[] = { "tmp", "new", "cur", "done", "failed", "seen", "run" };
@@ -82,7 +84,7 @@ int
 spool_prepare(const char *spool)
 {
 	char path[PATH_MAX];
-	int made = 0, fd;
+	int made = 0;
 
 	if (mkdir(spool, 0700) == 0)
 		made = 1;
@@ -97,10 +99,6 @@ spool_prepare(const char *spool)
 	}
 	if (!made)
 		return 0;
-	/* the lock that serialises take-overs of dead writers' claims */
-	snprintf(path, sizeof path, "%s/intake.lock", spool);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0)
-		close(fd);
 	return io_fsync_dir(spool);
 }
 
@@ -116,25 +114,81 @@ spool_close(struct spool *sp)
 	}
 }
 
-/* Open tmp/, new/ and seen/ for the *at() calls of store(). */
+/* Why the directory st may not be used as a part of the spool, or NULL:
+ * someone else could plant or take files in it. */
+static const char *
+stranger(const struct stat *st)
+{
+	if (!S_ISDIR(st->st_mode))
+		return "is not a directory";
+	if (st->st_uid != geteuid())
+		return "is not owned by larkhook's user";
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return "is writable by group or others";
+	return NULL;
+}
+
+int
+spool_check(const char *spool, char *why, size_t n)
+{
+	char path[PATH_MAX];
+	const char *bad;
+	struct stat st;
+
+	if (lstat(spool, &st))
+		return errno == ENOENT ? 0 : -1;
+	if ((bad = stranger(&st))) {
+		snprintf(why, n, "%s %s", spool, bad);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+		snprintf(path, sizeof path, "%s/%s", spool, dirs[i]);
+		if (lstat(path, &st) == 0 && (bad = stranger(&st))) {
+			snprintf(why, n, "%s %s", path, bad);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Open tmp/, new/ and seen/ for the *at() calls of store(), each checked
+ * with the spool itself (a FastCGI responder checks once per open). -1
+ * with errno; -2 when a part of the spool is a stranger's (logged). */
 static int
 open_dirs(struct spool *sp)
 {
 	static const char *const names[] = { "tmp", "new", "seen" };
 	int *fds[] = { &sp->tmp, &sp->new, &sp->seen };
 	char path[PATH_MAX];
+	const char *bad = NULL;
+	struct stat st;
 	int e;
 
 	spool_close(sp);
+	if (stat(sp->path, &st))
+		goto fail;
+	if ((bad = stranger(&st))) {
+		snprintf(path, sizeof path, "%s", sp->path);
+		goto refuse;
+	}
 	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
 		if (snprintf(path, sizeof path, "%s/%s", sp->path, names[i]) >= (int)sizeof path) {
 			errno = ENAMETOOLONG;
 			goto fail;
 		}
-		if ((*fds[i] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		if ((*fds[i] = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 			goto fail;
+		if (fstat(*fds[i], &st))
+			goto fail;
+		if ((bad = stranger(&st)))
+			goto refuse;
 	}
 	return 0;
+refuse:
+	log_msg("spool: %s %s: refusing to use it (chown it to larkhook's user, chmod 700)",
+	        path, bad);
+	spool_close(sp);
+	return -2;
 fail:
 	e = errno;
 	spool_close(sp);
@@ -142,31 +196,26 @@ fail:
 	return -1;
 }
 
-/* Write the record to tmp/ and make it durable. Any error removes it: after
- * a failed fsync the page cache may hold nothing, so it is never retried. */
+/* Write the record to tmp/ under its lock and make it durable. The
+ * descriptor, holding LOCK_EX from before the claim until the intake is
+ * durable or undone (so whoever finds the claim can tell a writer at work
+ * from one that finished or died), or -1 with nothing left behind: after a
+ * failed fsync the page cache may hold nothing worth retrying. */
 static int
 write_tmp(int dir, const char *tmp, const char *buf, size_t n)
 {
 	int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int e;
 
 	if (fd < 0)
 		return -1;
-	if (io_write_all(fd, buf, n) || fsync(fd)) {
-		int e = errno;
-
-		close(fd);
-		unlinkat(dir, tmp, 0);
-		errno = e;
-		return -1;
-	}
-	if (close(fd)) {
-		int e = errno;
-
-		unlinkat(dir, tmp, 0);
-		errno = e;
-		return -1;
-	}
-	return 0;
+	if (flock(fd, LOCK_EX) == 0 && io_write_all(fd, buf, n) == 0 && fsync(fd) == 0)
+		return fd;
+	e = errno;
+	unlinkat(dir, tmp, 0);
+	close(fd);
+	errno = e;
+	return -1;
 }
 
 /* Entry names, relative to tmp/, seen/ and new/. */
@@ -202,7 +251,8 @@ job_name(const struct names *nm, int index, char *out, size_t n)
 	return len < 0 || (size_t)len >= n ? -1 : 0;
 }
 
-/* Undo a claim whose jobs could not all be made durable. */
+/* Undo a claim whose jobs could not all be made durable (the caller still
+ * holds the record's lock, so nobody has taken them). */
 static void
 rollback(const struct spool *sp, struct names *nm, int made)
 {
@@ -214,19 +264,6 @@ rollback(const struct spool *sp, struct names *nm, int made)
 	unlinkat(sp->tmp, nm->tmp, 0);
 	fsync(sp->new);
 	fsync(sp->seen);
-}
-
-/* A writer that died or hung after writing its record: its process is gone,
- * or the record is far older than an intake takes (milliseconds). name is
- * the tmp/ entry: HASH.PID.ARRIVAL. */
-static int
-stale(const char *name, const struct stat *st, time_t now)
-{
-	long pid = strtol(name + 65, NULL, 10);
-
-	if (now - st->st_mtime > 60)
-		return 1;
-	return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 /* Mark in have[0..jobs) the indexes of the jobs of hash found in dir. */
@@ -253,37 +290,46 @@ mark_jobs(const char *spool, const char *dir, const char *hash, char *have, int 
 	closedir(d);
 }
 
-/* Finish the intake of a writer that died after its claim: make the jobs it
- * did not make, from its record in tmp/, then remove the record. It never
- * answered, so Feishu redelivers, and the redelivery is then a duplicate:
- * the event runs once. 0 on success. */
+/* The names the writer of tmp/HASH.PID.ARRIVAL gave or would have given
+ * its jobs, so a completed intake keeps its place in arrival order. */
 static int
-complete(const char *spool, const char *tmp, const char *hash)
+names_of(const char *tmp, struct names *nm)
+{
+	const char *arrival = strrchr(tmp, '.');
+
+	if (strlen(tmp) >= sizeof nm->tmp || !arrival || strlen(arrival + 1) != 16 ||
+	    strspn(arrival + 1, "0123456789") != 16)
+		return -1;
+	memcpy(nm->hash, tmp, 64);
+	nm->hash[64] = '\0';
+	memcpy(nm->arrival, arrival + 1, 17);
+	memcpy(nm->tmp, tmp, strlen(tmp) + 1);
+	return 0;
+}
+
+/* Finish the intake of a writer that died after its claim (the caller holds
+ * the record's lock, fd): make the jobs it did not make from its record in
+ * tmp/, make them durable, then remove the record from tmp/. 0 on success. */
+static int
+complete(const struct spool *sp, const char *tmp, int fd)
 {
 	struct spool_job rec;
-	char new_dir[PATH_MAX], job[PATH_MAX];
+	struct names nm;
 	char *have = NULL;
-	int rc = -1, n;
+	int rc = -1;
 
-	if (spool_read(tmp, &rec))
+	if (names_of(tmp, &nm) || spool_read_fd(fd, &rec))
 		return -1;
 	if (rec.jobs > 0 && !(have = calloc((size_t)rec.jobs, 1)))
 		goto out;
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
-		mark_jobs(spool, dirs[i], hash, have, rec.jobs);
-	snprintf(new_dir, sizeof new_dir, "%s/new", spool);
+		mark_jobs(sp->path, dirs[i], nm.hash, have, rec.jobs);
 	for (int i = 0; i < rec.jobs; i++) {
-		struct timeval tv;
-
-		gettimeofday(&tv, NULL);
-		if (have[i])
-			continue;
-		n = snprintf(job, sizeof job, "%s/%010lld%06ld.%.64s.%d", new_dir,
-		             (long long)tv.tv_sec, (long)tv.tv_usec, hash, i);
-		if (n < 0 || (size_t)n >= sizeof job || (link(tmp, job) && errno != EEXIST))
+		if (!have[i] && (job_name(&nm, i, nm.job, sizeof nm.job) ||
+		                 (linkat(sp->tmp, tmp, sp->new, nm.job, 0) && errno != EEXIST)))
 			goto out;
 	}
-	if (io_fsync_dir(new_dir) == 0 && unlink(tmp) == 0)
+	if (fsync(sp->new) == 0 && unlinkat(sp->tmp, tmp, 0) == 0)
 		rc = 0;
 out:
 	free(have);
@@ -291,64 +337,155 @@ out:
 	return rc;
 }
 
-/* seen/HASH exists. If it is the claim of a writer that died before its
- * answer (its tmp/ record, the same inode, is still there), complete that
- * intake. */
-static void
-complete_claim(const char *spool, int seen_dir, struct names *nm)
+/* Complete the claim whose record is fd (locked by the caller) if its
+ * writer left it unfinished: its record is still in tmp/. 0 when nothing
+ * is left to do. */
+static int
+finish_claim(const struct spool *sp, const char *hash, int fd, const struct stat *rec)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
-	struct stat seen, st;
+	char dir[PATH_MAX];
 	struct dirent *e;
+	struct stat st;
+	int rc = 0;
 	DIR *d;
 
-	snprintf(dir, sizeof dir, "%s/tmp", spool);
-	if (fstatat(seen_dir, nm->hash, &seen, AT_SYMLINK_NOFOLLOW) || !(d = opendir(dir)))
-		return;
+	snprintf(dir, sizeof dir, "%s/tmp", sp->path);
+	if (!(d = opendir(dir)))
+		return -1;
 	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, nm->hash, 64) != 0 || e->d_name[64] != '.' ||
-		    snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
-		    lstat(path, &st) || st.st_ino != seen.st_ino || !stale(e->d_name, &st, time(NULL)))
+		if (strncmp(e->d_name, hash, 64) != 0 || e->d_name[64] != '.' ||
+		    fstatat(sp->tmp, e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    st.st_ino != rec->st_ino || st.st_dev != rec->st_dev)
 			continue;
-		complete(spool, path, nm->hash);
+		if (complete(sp, e->d_name, fd))
+			rc = -1;
 	}
 	closedir(d);
+	return rc;
 }
 
-static int
-lock_intake(const char *spool)
+static long long
+now_ms(void)
 {
-	char lock[PATH_MAX];
-	int fd;
+	struct timespec ts;
 
-	snprintf(lock, sizeof lock, "%s/intake.lock", spool);
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-		return -1;
-	if (flock(fd, LOCK_EX)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* link() the record into seen/. On EEXIST, a dead writer's unfinished
- * claim is completed first, under the intake lock so two redeliveries do not
- * both complete it. 0 on success; -1 with errno (EEXIST: accepted before). */
+/* flock(fd, LOCK_EX), waiting at most ms. 0 when taken; -1 with errno
+ * (EWOULDBLOCK: still held at the end). Polled with growing naps: only a
+ * duplicate that meets a writer at work waits here. */
 static int
-claim(const struct spool *sp, struct names *nm)
+lock_within(int fd, int ms)
 {
-	int fd;
+	long long end = now_ms() + ms;
+	long nap = 1;
 
-	if (linkat(sp->tmp, nm->tmp, sp->seen, nm->hash, 0) == 0)
-		return 0;
-	if (errno != EEXIST)
-		return -1;
-	if ((fd = lock_intake(sp->path)) >= 0) {
-		complete_claim(sp->path, sp->seen, nm);
-		close(fd);
+	while (flock(fd, LOCK_EX | LOCK_NB)) {
+		struct timespec ts = { 0, nap * 1000000L };
+
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		if (now_ms() >= end) {
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+		nap = nap < 32 ? nap * 2 : 32;
 	}
-	errno = EEXIST;
+	return 0;
+}
+
+enum dup { DUP_DURABLE, DUP_GONE, DUP_BUSY, DUP_FAILED };
+
+/* seen/HASH exists: the id was claimed by a writer that is at work,
+ * finished or dead. Its record (the inode seen/HASH names) carries the
+ * writer's lock from creation until durable or undone: wait for it. Then
+ * the claim is gone (undone: claim anew) or its writer finished or died:
+ * complete what a dead writer left, and make it all durable, before the
+ * duplicate may be answered 200. */
+static enum dup
+duplicate(const struct spool *sp, const struct names *nm)
+{
+	struct stat held, st;
+	enum dup d = DUP_FAILED;
+	int fd = openat(sp->seen, nm->hash, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? DUP_GONE : DUP_FAILED;
+	if (lock_within(fd, SPOOL_WAIT_MS)) {
+		d = errno == EWOULDBLOCK ? DUP_BUSY : DUP_FAILED;
+		goto out;
+	}
+	if (fstat(fd, &held) || !S_ISREG(held.st_mode) || held.st_uid != geteuid())
+		goto out;
+	if (held.st_nlink == 0 || fstatat(sp->seen, nm->hash, &st, AT_SYMLINK_NOFOLLOW) ||
+	    st.st_ino != held.st_ino || st.st_dev != held.st_dev) {
+		d = DUP_GONE;
+		goto out;
+	}
+	if (finish_claim(sp, nm->hash, fd, &held) == 0 && fsync(sp->new) == 0 && fsync(sp->seen) == 0)
+		d = DUP_DURABLE;
+out:
+	close(fd);
+	return d;
+}
+
+/* link() the record into seen/. 0 claimed; 1 claimed before and durable
+ * (a duplicate); -1 with errno and *reason when neither can be said. */
+static int
+claim(const struct spool *sp, struct names *nm, const char **reason)
+{
+	/* a claim undone while we waited is tried again, a few times */
+	for (int tries = 0; tries < 3; tries++) {
+		if (linkat(sp->tmp, nm->tmp, sp->seen, nm->hash, 0) == 0)
+			return 0;
+		if (errno != EEXIST) {
+			*reason = "spool: cannot claim the event id in seen/";
+			return -1;
+		}
+		switch (duplicate(sp, nm)) {
+		case DUP_DURABLE:
+			return 1;
+		case DUP_GONE:
+			continue;
+		case DUP_BUSY:
+			*reason = "duplicate of an intake still at work: not yet durable, try again";
+			errno = EWOULDBLOCK;
+			return -1;
+		default:
+			*reason = "duplicate: the first intake cannot be completed or made durable";
+			errno = EIO;
+			return -1;
+		}
+	}
+	*reason = "spool: the event id's claim kept being undone";
+	errno = EAGAIN;
 	return -1;
+}
+
+/* Make the jobs: one link per job, and the last job is a rename: the
+ * record leaves tmp/ the moment the last job exists, so a tmp/ record
+ * whose inode is claimed in seen/ always means an intake that did not
+ * finish (finish_claim). The job name is new: arrival time and event id.
+ * Then make them durable. The number made, or -1 - made on failure. */
+static int
+make_jobs(const struct spool *sp, struct names *nm, int jobs)
+{
+	int made = 0;
+
+	for (; made < jobs; made++) {
+		if (job_name(nm, made, nm->job, sizeof nm->job) ||
+		    (made + 1 < jobs ? linkat(sp->tmp, nm->tmp, sp->new, nm->job, 0)
+		                     : renameat(sp->tmp, nm->tmp, sp->new, nm->job)))
+			return -1 - made;
+	}
+	if (fsync(sp->new) || fsync(sp->seen))
+		return -1 - made;
+	if (jobs == 0)
+		unlinkat(sp->tmp, nm->tmp, 0);
+	return made;
 }
 
 /* One attempt at spool_store. On ST_UNAVAILABLE errno is that of the step
@@ -359,11 +496,16 @@ store(struct spool *sp, const struct spool_record *r, int *duplicate, const char
 	struct names nm;
 	size_t len = 0;
 	char *buf = NULL;
-	int made = 0, e;
+	int fd, made, e;
 
 	*reason = "spool: cannot open its tmp/, new/ or seen/";
-	if (sp->tmp < 0 && open_dirs(sp))
+	if (sp->tmp < 0 && (e = open_dirs(sp)) != 0) {
+		if (e == -2) {
+			*reason = "spool: a part of it is not larkhook's own (see the log line before)";
+			errno = EPERM;
+		}
 		return ST_UNAVAILABLE;
+	}
 	*reason = "spool: out of memory";
 	if (make_names(r->id, &nm) || !(buf = spool_format(r, &len))) {
 		free(buf);
@@ -371,48 +513,38 @@ store(struct spool *sp, const struct spool_record *r, int *duplicate, const char
 		return ST_UNAVAILABLE;
 	}
 	*reason = "spool: cannot write the record";
-	e = write_tmp(sp->tmp, nm.tmp, buf, len) ? errno : 0;
+	fd = write_tmp(sp->tmp, nm.tmp, buf, len);
 	free(buf);
-	if (e) {
+	if (fd < 0)
+		return ST_UNAVAILABLE;
+	switch (claim(sp, &nm, reason)) {
+	case 0:
+		break;
+	case 1:
+		*duplicate = 1;
+		*reason = "duplicate event id";
+		unlinkat(sp->tmp, nm.tmp, 0);
+		close(fd);
+		return ST_OK;
+	default:
+		e = errno;
+		unlinkat(sp->tmp, nm.tmp, 0);
+		close(fd);
 		errno = e;
 		return ST_UNAVAILABLE;
 	}
-
-	/* the claim: link() fails with EEXIST for an id already accepted */
-	if (claim(sp, &nm) != 0) {
-		e = errno;
-		unlinkat(sp->tmp, nm.tmp, 0);
-		if (e != EEXIST) {
-			*reason = "spool: cannot claim the event id in seen/";
-			errno = e;
-			return ST_UNAVAILABLE;
-		}
-		*duplicate = 1;
-		*reason = "duplicate event id";
-		return ST_OK;
-	}
-	/* one link per job, and the last job is a rename: the record leaves
-	 * tmp/ the moment the last job exists, so a tmp/ record whose inode is
-	 * claimed in seen/ always means an intake that did not finish
-	 * (complete_claim). The job name is new: arrival time and event id. */
 	*reason = "spool: cannot queue the job in new/";
-	for (; made < r->jobs; made++) {
-		if (job_name(&nm, made, nm.job, sizeof nm.job) ||
-		    (made + 1 < r->jobs ? linkat(sp->tmp, nm.tmp, sp->new, nm.job, 0)
-		                        : renameat(sp->tmp, nm.tmp, sp->new, nm.job)))
-			goto fail;
+	if ((made = make_jobs(sp, &nm, r->jobs)) < 0) {
+		e = errno;
+		rollback(sp, &nm, -1 - made);
+		close(fd);
+		errno = e;
+		return ST_UNAVAILABLE;
 	}
-	if (fsync(sp->new) || fsync(sp->seen))
-		goto fail;
-	if (r->jobs == 0)
-		unlinkat(sp->tmp, nm.tmp, 0);
+	/* durable: only now may a duplicate or the runner take the record */
+	close(fd);
 	*reason = r->jobs ? "event stored" : "event stored, no job (each path empty or missing)";
 	return ST_OK;
-fail:
-	e = errno;
-	rollback(sp, &nm, made);
-	errno = e;
-	return ST_UNAVAILABLE;
 }
 
 /* The spool's directories are made when a step finds one missing (the
@@ -472,31 +604,50 @@ spool_parse(char *buf, size_t len, struct spool_job *j)
 }
 
 int
-spool_read(const char *path, struct spool_job *j)
+spool_read_fd(int fd, struct spool_job *j)
 {
 	struct stat st;
 	ssize_t n = 0, r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	char *buf;
 
 	memset(j, 0, sizeof *j);
-	if (fd < 0)
+	if (fstat(fd, &st))
 		return -1;
-	if (fstat(fd, &st) || st.st_size > SPOOL_RECORD_MAX || !(buf = malloc((size_t)st.st_size + 1))) {
-		close(fd);
+	if (!S_ISREG(st.st_mode) || st.st_size > SPOOL_RECORD_MAX)
+		return 1;
+	if (!(buf = malloc((size_t)st.st_size + 1)))
 		return -1;
-	}
-	while (n < st.st_size && (r = read(fd, buf + n, (size_t)(st.st_size - n))) > 0)
+	while (n < st.st_size && (r = pread(fd, buf + n, (size_t)(st.st_size - n), n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return -1;
+		}
 		n += r;
-	close(fd);
+	}
 	buf[n] = '\0';
 	if (n != st.st_size || spool_parse(buf, (size_t)n, j)) {
 		free(buf);
 		memset(j, 0, sizeof *j);
-		return -1;
+		return 1;
 	}
 	j->buf = buf;
 	return 0;
+}
+
+int
+spool_read(const char *path, struct spool_job *j)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int rc;
+
+	memset(j, 0, sizeof *j);
+	if (fd < 0)
+		return -1;
+	rc = spool_read_fd(fd, j);
+	close(fd);
+	return rc;
 }
 
 void
@@ -506,32 +657,53 @@ spool_job_free(struct spool_job *j)
 	memset(j, 0, sizeof *j);
 }
 
+/* One tmp/ entry met by the sweep. Its writer is alive while the record's
+ * lock is held: then it is left alone. Free, it is a dead writer's: a
+ * claimed record (seen/ is the same inode) gets its jobs; an unclaimed one
+ * is removed (once a minute old: a writer takes the lock just after
+ * creating the file). */
+static void
+sweep_one(const struct spool *sp, const char *name, time_t now)
+{
+	char hash[65];
+	struct stat st, cur, seen;
+	int fd;
+
+	if (strlen(name) < 66 || name[64] != '.')
+		return;
+	fd = openat(sp->tmp, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    flock(fd, LOCK_EX | LOCK_NB) ||
+	    fstatat(sp->tmp, name, &cur, AT_SYMLINK_NOFOLLOW) || cur.st_ino != st.st_ino)
+		goto out;
+	memcpy(hash, name, 64);
+	hash[64] = '\0';
+	if (fstatat(sp->seen, hash, &seen, AT_SYMLINK_NOFOLLOW) == 0 && seen.st_ino == st.st_ino &&
+	    seen.st_dev == st.st_dev)
+		complete(sp, name, fd);
+	else if (now - st.st_mtime > 60)
+		unlinkat(sp->tmp, name, 0);
+out:
+	close(fd);
+}
+
 void
 spool_sweep_tmp(const char *spool, time_t now)
 {
-	char dir[PATH_MAX], path[PATH_MAX], seen[PATH_MAX];
-	struct stat st, ss;
+	struct spool sp = SPOOL_INIT(spool);
+	char dir[PATH_MAX];
 	struct dirent *e;
-	int fd;
 	DIR *d;
 
-	snprintf(dir, sizeof dir, "%s/tmp", spool);
-	if ((fd = lock_intake(spool)) < 0)
+	if (open_dirs(&sp))
 		return;
+	snprintf(dir, sizeof dir, "%s/tmp", spool);
 	if ((d = opendir(dir))) {
-		while ((e = readdir(d))) {
-			if (strlen(e->d_name) < 66 || e->d_name[64] != '.' ||
-			    snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
-			    lstat(path, &st) || !S_ISREG(st.st_mode) || !stale(e->d_name, &st, now))
-				continue;
-			snprintf(seen, sizeof seen, "%s/seen/%.64s", spool, e->d_name);
-			/* claimed (seen/ is this record): finish it; else an orphan */
-			if (lstat(seen, &ss) == 0 && ss.st_ino == st.st_ino)
-				complete(spool, path, e->d_name);
-			else
-				unlink(path);
-		}
+		while ((e = readdir(d)))
+			sweep_one(&sp, e->d_name, now);
 		closedir(d);
 	}
-	close(fd);
+	spool_close(&sp);
 }

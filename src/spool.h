@@ -4,7 +4,9 @@
  *   new/   jobs waiting: <arrival>.<idhash>.<index>[:<runner state>]
  *   cur/   jobs a runner holds; done/ and failed/ their ends
  *   run/   the event JSON handed to a running hook (LARK_JSON_FILE)
- *   intake.lock  serialises completing the claim of a writer that died
+ * A record is locked (flock) by its writer from its creation in tmp/ until
+ * it is durable or undone: whoever meets it (a duplicate, the sweep, the
+ * runner) tells a writer at work from a finished or dead one by the lock.
  * A job file is a hard link of the record: a header of "key value" lines,
  * an empty line, then the decrypted event JSON exactly as received.
  * Layout, record format and intake steps: doc/4-spool.md §4.1, §4.3, §4.4. */
@@ -40,6 +42,7 @@ struct spool_job {
 };
 
 #define SPOOL_RECORD_MAX (64 << 20)
+#define SPOOL_WAIT_MS 1500	/* a duplicate waits this long for a writer at work, then 503 (Feishu waits 3 s) */
 #define SPOOL_MAX_JOBS 10000	/* jobs one event may make with each = (links per inode stay far below the filesystem limit) */
 
 /* A spool in use. store keeps tmp/, new/ and seen/ open from the first
@@ -57,14 +60,21 @@ void spool_close(struct spool *sp);
 /* Create the spool tree (0700) where parts are missing. 0 on success. */
 int spool_prepare(const char *spool);
 
+/* 1 when the spool or a directory in it is not a directory owned by the
+ * effective user and writable by no one else, with why (which and what) in
+ * why[0..n); 0 when it is sound or missing; -1 when it cannot be looked at. */
+int spool_check(const char *spool, char *why, size_t n);
+
 /* Serialise r into a malloc'd, NUL-terminated buffer (caller frees); *len
  * is its length without the NUL. Pure. */
 char *spool_format(const struct spool_record *r, size_t *len);
 
 /* Store r durably in sp: write, fsync, claim seen/, make r->jobs jobs in
- * new/, fsync the directories. ST_OK when stored or already seen
- * (*duplicate says which); ST_UNAVAILABLE when storage failed, in which case
- * nothing is left claimed. *reason is static text for the log. */
+ * new/, fsync the directories. ST_OK when stored, or already seen and
+ * durable (*duplicate says which; a duplicate waits up to SPOOL_WAIT_MS
+ * for a writer at work and completes a dead one's claim); ST_UNAVAILABLE
+ * when storage failed or the first writer is still at work, in which case
+ * this call left nothing claimed. *reason is static text for the log. */
 enum status spool_store(struct spool *sp, const struct spool_record *r,
                         int *duplicate, const char **reason);
 
@@ -72,12 +82,16 @@ enum status spool_store(struct spool *sp, const struct spool_record *r,
  * pointers then point into buf; j->buf is left NULL. 0 on success. Pure. */
 int spool_parse(char *buf, size_t len, struct spool_job *j);
 
-/* Read and parse the record at path; free with spool_job_free. 0 on success. */
+/* Read and parse the record at path, or open as fd; free with
+ * spool_job_free. 0 on success; -1 for a system error (errno: worth trying
+ * again later); 1 when it is not a record. */
 int spool_read(const char *path, struct spool_job *j);
+int spool_read_fd(int fd, struct spool_job *j);
 void spool_job_free(struct spool_job *j);
 
-/* Clean tmp/ of writers that died: a record never claimed is removed; a
- * claimed one gets its missing jobs and is then removed. */
+/* Clean tmp/ of writers that died (their record's lock is free): a record
+ * never claimed is removed; a claimed one gets its missing jobs and is then
+ * removed from tmp/. */
 void spool_sweep_tmp(const char *spool, time_t now);
 
 #endif

@@ -65,7 +65,7 @@ static const char sample[] =
 	"# encrypt_key_file / verification_token_file = path: read the secret from a file instead\n"
 	"spool        = /home/me/larkhook-spool         # default: larkhook-spool beside this file\n"
 	"max_body     = 1048576                         # bytes\n"
-	"max_age      = 0                               # replay window in seconds, 0 = off\n"
+	"max_age      = 1d                              # replay window for signed requests, 8h..retain; 0 = off\n"
 	"read_timeout = 10                              # seconds\n"
 	"retain       = 72h                             # how long done jobs and seen ids are kept (>= 8h)\n"
 	"concurrency  = 1                               # hooks running at once\n"
@@ -106,7 +106,7 @@ check_sample(const struct config *c, const char *how)
 	CHECK(streq(c->encrypt_key, "<from the console>") && !c->encrypt_key_file, "%s: encrypt_key", how);
 	CHECK(streq(c->spool, "/home/me/larkhook-spool"), "%s: spool", how);
 	CHECK(c->max_body == 1048576, "%s: max_body", how);
-	CHECK(c->max_age == 0, "%s: max_age", how);
+	CHECK(c->max_age == 86400, "%s: max_age", how);
 	CHECK(c->read_timeout == 10, "%s: read_timeout", how);
 	CHECK(c->retain == 259200, "%s: retain 72h is 259200 s", how);
 	CHECK(c->concurrency == 1, "%s: concurrency", how);
@@ -169,7 +169,8 @@ test_defaults(void)
 	CHECK(parse("verification_token = t", &c) == 0, "a config of only verification_token parses %s", err);
 	CHECK(streq(c.token, "t"), "a last line without a newline is read");
 	CHECK(c.max_body == 1048576, "default max_body 1048576");
-	CHECK(c.max_age == 0, "default max_age 0 (off)");
+	CHECK(c.max_age == 86400, "default max_age 1d");
+	CHECK(c.reply_max_age == 300, "default reply_max_age 5m");
 	CHECK(c.read_timeout == 10, "default read_timeout 10");
 	CHECK(c.retain == 72 * 3600, "default retain 72h");
 	CHECK(c.concurrency == 1, "default concurrency 1");
@@ -196,12 +197,12 @@ test_defaults(void)
 	}
 	cfg_free(&c);
 
-	CHECK(parse("verification_token = t\nmax_body = 2M\nmax_age = 5m\nread_timeout = 1m\n"
+	CHECK(parse("verification_token = t\nmax_body = 2M\nmax_age = 8h\nread_timeout = 1m\n"
 	            "retain = 8h\nconcurrency = 64\nbackoff = 30\npath = /bin\nallow_root = yes\n"
 	            "[on a]\nrun = r\ntimeout = 1d\nattempts = 100\neach = data.items\n", &c) == 0,
 	      "a config of non-default values parses %s", err);
 	CHECK(c.max_body == 2 * 1024 * 1024, "max_body = 2M is 2097152");
-	CHECK(c.max_age == 300, "max_age = 5m is 300");
+	CHECK(c.max_age == 8 * 3600, "max_age = 8h (the minimum, and retain) is 28800");
 	CHECK(c.read_timeout == 60, "read_timeout = 1m is 60");
 	CHECK(c.retain == 8 * 3600, "retain = 8h (the minimum) is accepted");
 	CHECK(c.concurrency == 64, "concurrency = 64");
@@ -216,6 +217,13 @@ test_defaults(void)
 	ACCEPTS("read_timeout = 300", TOKEN "read_timeout = 300\n");
 	ACCEPTS("read_timeout = 5m (300)", TOKEN "read_timeout = 5m\n");
 	ACCEPTS("retain = 28800", TOKEN "retain = 28800\n");
+	CHECK(parse(TOKEN "retain = 12h\n", &c) == 0 && c.max_age == 12 * 3600,
+	      "max_age unset follows a retain under 1d (%u)", c.max_age);
+	cfg_free(&c);
+	ACCEPTS("max_age = 0 (off)", TOKEN "max_age = 0\n");
+	ACCEPTS("max_age = retain", TOKEN "max_age = 3d\nretain = 3d\n");
+	ACCEPTS("reply_max_age = 0 (off)", TOKEN "reply_max_age = 0\n");
+	ACCEPTS("reply_max_age = 1h", TOKEN "reply_max_age = 1h\n");
 	ACCEPTS("backoff of 16 delays", TOKEN "backoff = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n");
 	ACCEPTS("backoff separated by tabs", TOKEN "backoff = 1s\t2s \t 3s\n");
 	ACCEPTS("env = PATHEXT=1 (not PATH)", TOKEN "env = PATHEXT=1\n");
@@ -273,6 +281,10 @@ test_comments(void)
 	      c.nhooks == 1 && streq(c.hooks[0].pattern, "a.b") && streq(c.hooks[0].run, "x"),
 	      "comments after a section and after run");
 	cfg_free(&c);
+	REJECTS("max_age over retain", TOKEN "retain = 8h\nmax_age = 2d\n", 3, "exceeds retain");
+	REJECTS("max_age under 8h", TOKEN "max_age = 5m\n", 2, "under 8h");
+	REJECTS("max_age of 7h59m", TOKEN "max_age = 28740\n", 2, "under 8h");
+	REJECTS("reply_max_age over 1h", TOKEN "reply_max_age = 2h\n", 2, "reply_max_age");
 	REJECTS("a value that is only a comment", TOKEN "spool = #x\n", 2, "empty value");
 	REJECTS("an error after comment lines has the right line", "# 1\n  # 2\n" TOKEN "bogus = 1\n", 4,
 	        "unknown key");

@@ -8,7 +8,7 @@
 #include "crypto.h"
 #include "lark.h"
 
-static struct config cfg, plain_cfg, window_cfg;
+static struct config cfg, plain_cfg, window_cfg, default_cfg;
 static const char *ts, *nonce;
 
 static void
@@ -121,7 +121,7 @@ negative(const cJSON *vec)
 
 	/* the challenge under another key: its padding check fails, uniform 401 */
 	struct config wrong;
-	load(&wrong, "verification_token = lark-test-verification-token-01\nencrypt_key = test key\n");
+	load(&wrong, "verification_token = lark-test-verification-token-01\nencrypt_key = test key\nmax_age = 0\n");
 	st = decide(&wrong, NULL, t_str(ch, "raw_body"), strlen(t_str(ch, "raw_body")), 0, &ev);
 	CHECK(st == ST_UNAUTHORIZED, "challenge decrypted with the wrong key: 401 (%s)", ev.reason);
 	lark_event_free(&ev);
@@ -184,11 +184,18 @@ window(const cJSON *vec)
 	const char *body = t_str(v, "raw_body"), *sig = t_str(v, "x_lark_signature");
 	struct lark_event ev;
 
-	CHECK(decide(&window_cfg, sig, body, strlen(body), 1700000300, &ev) == ST_OK, "max_age 300: 300 s old accepted");
+	CHECK(decide(&window_cfg, sig, body, strlen(body), 1700000000 + 28800, &ev) == ST_OK && ev.age_known &&
+	      ev.age == 28800, "max_age 8h: 8 h old accepted, its age kept");
 	lark_event_free(&ev);
-	CHECK(decide(&window_cfg, sig, body, strlen(body), 1700000301, &ev) == ST_UNAUTHORIZED, "max_age 300: 301 s old is 401");
+	CHECK(decide(&window_cfg, sig, body, strlen(body), 1700000000 + 28801, &ev) == ST_UNAUTHORIZED, "max_age 8h: 8 h 1 s old is 401");
 	lark_event_free(&ev);
-	CHECK(decide(&window_cfg, sig, body, strlen(body), 1699999699, &ev) == ST_UNAUTHORIZED, "max_age 300: 301 s ahead is 401");
+	CHECK(decide(&window_cfg, sig, body, strlen(body), 1700000000 - 28801, &ev) == ST_UNAUTHORIZED, "max_age 8h: 8 h 1 s ahead is 401");
+	lark_event_free(&ev);
+	CHECK(decide(&default_cfg, sig, body, strlen(body), 1700000000 + 86401, &ev) == ST_UNAUTHORIZED,
+	      "default max_age (1d): a day and a second old is 401");
+	lark_event_free(&ev);
+	CHECK(decide(&default_cfg, sig, body, strlen(body), 1700000000 + 86400, &ev) == ST_OK,
+	      "default max_age (1d): a day old accepted");
 	lark_event_free(&ev);
 	CHECK(decide(&cfg, sig, body, strlen(body), 1800000000, &ev) == ST_OK, "max_age 0: any age accepted");
 	lark_event_free(&ev);
@@ -391,13 +398,16 @@ main(void)
 
 	ts = t_str(vec, "timestamp");
 	nonce = t_str(vec, "nonce");
-	snprintf(text, sizeof text, "verification_token = %s\nencrypt_key = %s\n",
+	snprintf(text, sizeof text, "verification_token = %s\nencrypt_key = %s\nmax_age = 0\n",
 	         t_str(vec, "verification_token"), t_str(vec, "encrypt_key"));
 	load(&cfg, text);
-	snprintf(text, sizeof text, "verification_token = %s\nencrypt_key = %s\nmax_age = 300\n",
+	snprintf(text, sizeof text, "verification_token = %s\nencrypt_key = %s\nmax_age = 8h\n",
 	         t_str(vec, "verification_token"), t_str(vec, "encrypt_key"));
 	load(&window_cfg, text);
-	snprintf(text, sizeof text, "verification_token = %s\n", t_str(vec, "verification_token"));
+	snprintf(text, sizeof text, "verification_token = %s\nencrypt_key = %s\n",
+	         t_str(vec, "verification_token"), t_str(vec, "encrypt_key"));
+	load(&default_cfg, text);
+	snprintf(text, sizeof text, "verification_token = %s\nmax_age = 0\n", t_str(vec, "verification_token"));
 	load(&plain_cfg, text);
 
 	vectors(vec);
@@ -412,6 +422,7 @@ main(void)
 	classify_plain(vec);
 	cfg_free(&cfg);
 	cfg_free(&window_cfg);
+	cfg_free(&default_cfg);
 	cfg_free(&plain_cfg);
 	cJSON_Delete(vec);
 	return t_done();

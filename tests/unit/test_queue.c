@@ -291,7 +291,7 @@ directory(void)
 
 	snprintf(spool, sizeof spool, "%s/spool", root);
 	CHECK(spool_prepare(spool) == 0, "spool prepared");
-	CHECK(queue_next_due(spool, now, &j) == 0, "empty new/: nothing due");
+	CHECK(queue_next_due(spool, now, NULL, &j) == 0, "empty new/: nothing due");
 	CHECK(touch(spool, "new", a) == 0 && touch(spool, "new", b) == 0 && touch(spool, "new", c) == 0 &&
 	      touch(spool, "new", "notajob") == 0 && touch(spool, "new", ".hidden") == 0 &&
 	      touch(spool, "new", "1700000000000000." H1 ".0:x") == 0, "jobs and junk in new/");
@@ -303,17 +303,17 @@ directory(void)
 	queue_each(spool, "nosuchdir", collect, &s);
 	CHECK(s.n == 0, "queue_each of a missing directory calls nothing");
 
-	CHECK(queue_next_due(spool, now, &j) == 1 && j.arrival == 1700000000000002LL && strcmp(j.hash, H3) == 0,
+	CHECK(queue_next_due(spool, now, NULL, &j) == 1 && j.arrival == 1700000000000002LL && strcmp(j.hash, H3) == 0,
 	      "the earliest due by arrival; an earlier one not yet due is skipped (%lld)", j.arrival);
 	queue_name(&j, out);
 	CHECK(strcmp(out, c) == 0, "its name as on disk");
-	CHECK(queue_next_due(spool, 1700000150, &j) == 1 && j.arrival == 1700000000000001LL,
+	CHECK(queue_next_due(spool, 1700000150, NULL, &j) == 1 && j.arrival == 1700000000000001LL,
 	      "at its time, the earliest arrival is due");
-	CHECK(queue_next_due(spool, 1700000149, &j) == 1 && j.arrival == 1700000000000002LL,
+	CHECK(queue_next_due(spool, 1700000149, NULL, &j) == 1 && j.arrival == 1700000000000002LL,
 	      "one second before, it is not");
 
 	/* claim c: new/ → cur/, then settle it with a new state */
-	CHECK(queue_next_due(spool, now, &j) == 1, "pick c again");
+	CHECK(queue_next_due(spool, now, NULL, &j) == 1, "pick c again");
 	queue_name(&j, out);
 	CHECK(queue_move(spool, "new", out, "cur", &j, 0) == 0 && exists(spool, "cur", c) && !exists(spool, "new", c),
 	      "queue_move new/ → cur/ keeps the name");
@@ -325,9 +325,9 @@ directory(void)
 	CHECK(strcmp(out, "1700000000000002." H3 ".0:2,0,1700000110,sig9") == 0, "the new state's name (%s)", out);
 	CHECK(queue_move(spool, "cur", c, "new", &moved, 1) == 0 && exists(spool, "new", out) &&
 	      !exists(spool, "cur", c), "queue_move cur/ → new/ renames with the new state (synced)");
-	CHECK(queue_next_due(spool, now, &j) == 1 && j.arrival == 1700000000000003LL && strcmp(j.base, a) == 0,
+	CHECK(queue_next_due(spool, now, NULL, &j) == 1 && j.arrival == 1700000000000003LL && strcmp(j.base, a) == 0,
 	      "now a (no state) is the one due");
-	CHECK(queue_next_due(spool, now + 60, &j) == 1 && j.arrival == 1700000000000002LL && j.runs == 2 &&
+	CHECK(queue_next_due(spool, now + 60, NULL, &j) == 1 && j.arrival == 1700000000000002LL && j.runs == 2 &&
 	      strcmp(j.last, "sig9") == 0, "c is due again at its new time, with its state");
 
 	moved.runs = 3;
@@ -350,7 +350,7 @@ directory(void)
 	/* every job queue_next_due returns can be claimed under queue_name's
 	 * name: one it cannot would be picked again and again */
 	CHECK(touch(spool, "new", "1600000000000000." H1 ".0:1,0,5,exit1!") == 0, "an odd name in new/");
-	if (queue_next_due(spool, now, &j) == 1) {
+	if (queue_next_due(spool, now, NULL, &j) == 1) {
 		queue_name(&j, out);
 		CHECK(exists(spool, "new", out), "the job picked first is claimable under queue_name's name (%s)", out);
 	} else
