@@ -225,6 +225,7 @@ check_connect(const struct config *c)
 static int
 check(const char *file)
 {
+	char why[PATH_MAX + 64];
 	struct config c;
 
 	if (load(file, &c, 0))
@@ -253,6 +254,13 @@ check(const char *file)
 	if (world_readable(c.token_file) || world_readable(c.encrypt_key_file) ||
 	    world_readable(c.app_secret_file))
 		printf("warning: a secret file is readable by everyone: chmod 600 it\n");
+	if (!c.max_age)
+		printf("warning: max_age = 0: the replay window is off; a signed request captured once "
+		       "can run its hook again after retain, when its id is forgotten: set max_age "
+		       "(8h..retain, default 1d)\n");
+	if (spool_check(c.spool, why, sizeof why) > 0)
+		printf("warning: spool: %s: intake answers 503 and no job runs until it is the user's "
+		       "own and writable by no one else (chown, chmod 700)\n", why);
 	if (strstr(c.spool, "/public_html") || strstr(c.spool, "/htdocs") || strstr(c.spool, "/www/"))
 		printf("warning: the spool %s looks like it is inside a document root: "
 		       "move it where the web server does not serve it\n", c.spool);

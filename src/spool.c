@@ -176,7 +176,7 @@ open_dirs(struct spool *sp)
 			errno = ENAMETOOLONG;
 			goto fail;
 		}
-		if ((*fds[i] = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		if ((*fds[i] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 			goto fail;
 		if (fstat(*fds[i], &st))
 			goto fail;
@@ -660,8 +660,8 @@ spool_job_free(struct spool_job *j)
 /* One tmp/ entry met by the sweep. Its writer is alive while the record's
  * lock is held: then it is left alone. Free, it is a dead writer's: a
  * claimed record (seen/ is the same inode) gets its jobs; an unclaimed one
- * is removed (once a minute old: a writer takes the lock just after
- * creating the file). */
+ * is removed. An empty one may be a writer's between its create and its
+ * lock: it is removed once a minute old. */
 static void
 sweep_one(const struct spool *sp, const char *name, time_t now)
 {
@@ -683,7 +683,7 @@ sweep_one(const struct spool *sp, const char *name, time_t now)
 	if (fstatat(sp->seen, hash, &seen, AT_SYMLINK_NOFOLLOW) == 0 && seen.st_ino == st.st_ino &&
 	    seen.st_dev == st.st_dev)
 		complete(sp, name, fd);
-	else if (now - st.st_mtime > 60)
+	else if (st.st_size > 0 || now - st.st_mtime > 60)
 		unlinkat(sp->tmp, name, 0);
 out:
 	close(fd);

@@ -4,7 +4,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-S=$(site cli)
+S=$(site cli "max_age = 1d" "reply_max_age = 5m")
 C=$S/larkhook.conf
 
 out=$("$BIN" -c "$C" check 2>&1); rc=$?

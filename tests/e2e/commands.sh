@@ -68,6 +68,7 @@ chmod 755 "$R/hook.sh"
 	echo "verification_token = $TOKEN"
 	echo "encrypt_key = $KEY"
 	echo "log = $R/larkhook.log"
+	window_off
 	echo "[on $COMP_TYPE]"
 	echo "run = $R/hook.sh"
 	echo "[on performance.review_data.changed_v2]"

@@ -37,6 +37,7 @@ mk() {
 		echo "verification_token = $TOKEN"
 		echo "encrypt_key = $KEY"
 		echo "log = $d/larkhook.log"
+		window_off "$@"
 		printf '%s\n' "$@"
 	} >"$d/larkhook.conf"
 	chmod 600 "$d/larkhook.conf"

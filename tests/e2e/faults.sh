@@ -14,6 +14,8 @@ fresh_site() {
 	s=$(site "$1")
 	cgi_signed "$s/larkhook.conf" "$T/perf.body" "$(vector perf x_lark_signature)"
 	[ "$(status)" = 200 ] || fail "$1: setting up the spool" "$(status)"
+	# its job done: a test that then removes new/ must not remove it
+	idle "$s/larkhook-spool"
 	echo "$s"
 }
 # after_fault NAME SPOOL: the state a failed intake must leave.

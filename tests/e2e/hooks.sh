@@ -24,6 +24,7 @@ conf() {
 		echo "encrypt_key = $KEY"
 		echo "log = $d/larkhook.log"
 		echo "path = $HOOKPATH"
+		window_off "$@"
 		printf '%s\n' "$@"
 	} >"$d/larkhook.conf"
 	chmod 600 "$d/larkhook.conf"

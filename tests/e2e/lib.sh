@@ -46,6 +46,19 @@ else
 	OWNER=$(id -un)
 fi
 
+# window_off [config lines...]: "max_age = 0" and "reply_max_age = 0",
+# each unless a line sets it. The vectors are signed at a fixed time (2023):
+# a config that is sent them turns the replay windows off, since they are on
+# by default (doc/2-config.md).
+window_off() {
+	local l m=1 r=1
+	for l in "$@"; do
+		case $l in max_age*) m= ;; reply_max_age*) r= ;; esac
+	done
+	[ -z "$m" ] || echo "max_age = 0"
+	[ -z "$r" ] || echo "reply_max_age = 0"
+}
+
 # siteconf DIR RUN [extra config lines...]: DIR holds a config (0600, the
 # server's user's) with the vectors' secrets, whose compensation hook is
 # the command RUN.
@@ -56,6 +69,7 @@ siteconf() {
 		echo "verification_token = $TOKEN"
 		echo "encrypt_key = $KEY"
 		echo "log = $d/larkhook.log"
+		window_off "$@"
 		for l in "$@"; do echo "$l"; done
 		echo "[on compensation.archive.changed_v1]"
 		echo "run = $run"

@@ -36,6 +36,7 @@ conf() {
 		echo "verification_token = $TOKEN"
 		echo "encrypt_key = $KEY"
 		echo "log = $S/larkhook.log"
+		window_off
 		echo "[on compensation.archive.changed_v1]"
 		echo "run = $HOOK"
 	} >"$S/larkhook.conf"

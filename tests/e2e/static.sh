@@ -32,6 +32,7 @@ chmod 755 "$J/larkhook"
 {
 	echo "verification_token = $TOKEN"
 	echo "encrypt_key = $KEY"
+	window_off
 	echo "[on compensation.archive.changed_v1]"
 	echo "run = true"
 } >"$J/larkhook.conf"
