@@ -67,6 +67,7 @@ runs_ok() {
 	[ "$(awk -v id="$2" '$1 == id' "$1/runs" 2>/dev/null | wc -l) $got" = "$3 1" ]
 }
 nruns() { awk -v id="$2" '$1 == id' "$1/runs" 2>/dev/null | wc -l; }
+has_run() { [ "$(nruns "$1" "$2")" -ge 1 ]; }
 # stopped FILE: strace says its tracee is stopped.
 stopped() { grep -q -- '--- stopped by SIGSTOP ---' "$1"; }
 # child PID: the one child of PID (strace's tracee).
@@ -243,7 +244,7 @@ rcell() {
 	wait "$spid"
 	# no drain, no request: the runner that was stopped, or one the
 	# intake started, runs it
-	if wait_for 20 test "$(nruns "$c" "$OTHER_ID")" -ge 1; then
+	if wait_for 20 has_run "$c" "$OTHER_ID"; then
 		idle "$c/larkhook-spool"
 		check "$name: the other event's hook ran once, with no request or drain after it" 1 \
 			"$(nruns "$c" "$OTHER_ID")"
