@@ -1,5 +1,6 @@
 /* queue.c: job names, due jobs, moves between the spool's directories */
 #include <dirent.h>
+#include <time.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -227,10 +228,49 @@ expire(struct sweep *s, const char *dir, time_t age)
 	closedir(d);
 }
 
+/* The time expiry goes by: the wall clock as long as it moves with the
+ * time that really passes (CLOCK_BOOTTIME); a step forward of more than a
+ * minute is not followed within one boot, so a wall clock stepped forward
+ * does not empty seen/ and done/ at once: expiry lags by the step instead
+ * (until a reboot). A step back is followed. Kept, best effort, in
+ * spool/clock as "BOOT_ID OFFSET", the wall clock minus CLOCK_BOOTTIME in
+ * milliseconds. */
+static time_t
+sweep_clock(const char *spool, time_t now)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], boot[40] = "", last_boot[40];
+	long long up, offset, last;
+	struct timespec ts;
+	FILE *f;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) || !(f = fopen("/proc/sys/kernel/random/boot_id", "re")))
+		return now;
+	if (!fgets(boot, sizeof boot, f))
+		boot[0] = '\0';
+	fclose(f);
+	boot[strcspn(boot, "\n")] = '\0';
+	up = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	offset = (long long)now * 1000 - up;
+	snprintf(path, sizeof path, "%s/clock", spool);
+	if ((f = fopen(path, "re"))) {
+		if (fscanf(f, "%39s %lld", last_boot, &last) == 2 && strcmp(last_boot, boot) == 0 &&
+		    offset > last + 60000)
+			offset = last;
+		fclose(f);
+	}
+	snprintf(tmp, sizeof tmp, "%s/clock.tmp", spool);
+	if ((f = fopen(tmp, "we"))) {
+		fprintf(f, "%s %lld\n", boot, offset);
+		if (fclose(f) == 0)
+			rename(tmp, path);
+	}
+	return (time_t)((up + offset) / 1000);
+}
+
 void
 queue_sweep(const char *spool, time_t now, unsigned retain)
 {
-	struct sweep s = { spool, now, retain, NULL, 0, 0 };
+	struct sweep s = { spool, sweep_clock(spool, now), retain, NULL, 0, 0 };
 
 	/* claims of dead writers are completed before seen/ expires, so
 	 * an unfinished claim's jobs are made (and keep it) first */

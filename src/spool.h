@@ -42,7 +42,7 @@ struct spool_job {
 };
 
 #define SPOOL_RECORD_MAX (64 << 20)
-#define SPOOL_WAIT_MS 1500	/* a duplicate waits this long for a writer at work, then 503 (Feishu waits 3 s) */
+#define SPOOL_WAIT_MS 2000	/* a duplicate waits this long for a writer at work, then 503 (Feishu waits 3 s) */
 #define SPOOL_MAX_JOBS 10000	/* jobs one event may make with each = (links per inode stay far below the filesystem limit) */
 
 /* A spool in use. store keeps tmp/, new/ and seen/ open from the first

@@ -19,6 +19,7 @@
 struct transport {
 	int fastcgi;
 	int served;		/* CGI: the one request was handed out */
+	int clean;		/* the input was read without error or timeout */
 	FCGX_Request req;
 };
 
@@ -216,6 +217,7 @@ tr_read_body(struct transport *t, struct request *rq, size_t max_body, unsigned 
 		get(t, &c, 1);
 	}
 out:
+	t->clean = !expired && r >= 0 && !(t->fastcgi && FCGX_GetError(t->req.in));
 	deadline(0);
 	return st;
 }
@@ -264,10 +266,12 @@ tr_finish(struct transport *t, struct request *rq)
 		/* libfcgi's close shuts down its side and then waits (up to
 		 * 2 s) for the server to close first, so that unread input
 		 * cannot turn into a reset that loses the answer. With the
-		 * input read to its end there is none: close at once. The
+		 * input read to its end there is none: close at once (a
+		 * stream closed by a read error or the deadline also says
+		 * EOF, but then input may be left: linger). The
 		 * wait held each responder for a scheduler round trip per
 		 * request (FCGX_Detach only clears that flag here). */
-		if (FCGX_HasSeenEOF(t->req.in))
+		if (t->clean && FCGX_HasSeenEOF(t->req.in))
 			FCGX_Detach(&t->req);
 		FCGX_Finish_r(&t->req);
 	}
