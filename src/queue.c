@@ -274,7 +274,7 @@ queue_sweep(const char *spool, time_t now, unsigned retain)
 
 	/* claims of dead writers are completed before seen/ expires, so
 	 * an unfinished claim's jobs are made (and keep it) first */
-	spool_sweep_tmp(spool);
+	spool_sweep_tmp(spool, now);
 	queue_each(spool, "cur", lost, &s);
 	queue_each(spool, "done", expire_done, &s);
 	queue_each(spool, "new", note_pending, &s);

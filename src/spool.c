@@ -660,10 +660,11 @@ spool_job_free(struct spool_job *j)
 /* One tmp/ entry met by the sweep. Its writer is alive while the record's
  * lock is held: then it is left alone. Free, it is a dead writer's: a
  * claimed record (seen/ is the same inode) gets its jobs; an unclaimed one
- * is removed. (A writer caught between its create and its flock, a few
- * instructions, then finds its file gone and answers 503: never a loss.) */
+ * is removed. But an empty one may be a live writer's, caught between its
+ * create and its flock (it writes only once locked): it goes once a
+ * minute old. */
 static void
-sweep_one(const struct spool *sp, const char *name)
+sweep_one(const struct spool *sp, const char *name, time_t now)
 {
 	char hash[65];
 	struct stat st, cur, seen;
@@ -683,14 +684,14 @@ sweep_one(const struct spool *sp, const char *name)
 	if (fstatat(sp->seen, hash, &seen, AT_SYMLINK_NOFOLLOW) == 0 && seen.st_ino == st.st_ino &&
 	    seen.st_dev == st.st_dev)
 		complete(sp, name, fd);
-	else
+	else if (st.st_size > 0 || now - st.st_mtime > 60)
 		unlinkat(sp->tmp, name, 0);
 out:
 	close(fd);
 }
 
 void
-spool_sweep_tmp(const char *spool)
+spool_sweep_tmp(const char *spool, time_t now)
 {
 	struct spool sp = SPOOL_INIT(spool);
 	char dir[PATH_MAX];
@@ -702,7 +703,7 @@ spool_sweep_tmp(const char *spool)
 	snprintf(dir, sizeof dir, "%s/tmp", spool);
 	if ((d = opendir(dir))) {
 		while ((e = readdir(d)))
-			sweep_one(&sp, e->d_name);
+			sweep_one(&sp, e->d_name, now);
 		closedir(d);
 	}
 	spool_close(&sp);

@@ -92,6 +92,6 @@ void spool_job_free(struct spool_job *j);
 /* Clean tmp/ of writers that died (their record's lock is free): a record
  * never claimed is removed; a claimed one gets its missing jobs and is then
  * removed from tmp/. */
-void spool_sweep_tmp(const char *spool);
+void spool_sweep_tmp(const char *spool, time_t now);
 
 #endif

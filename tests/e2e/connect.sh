@@ -307,10 +307,11 @@ check "SIGTERM: the connection is closed with code 1000 by the client" "1000 cli
 K=$T/kill
 lcsite "$K"
 o=$(opened)
-# the connect process's first flock is the runner kick right after the
-# store: SIGKILL there, before the ack is sent
+# the connect process's first flock is its record's lock (doc/4-spool.md
+# §4.4), the second the runner kick right after the store: SIGKILL there,
+# before the ack is sent
 # (in a subshell that exits with its status: bash reports no "Killed")
-(env -i PATH=/usr/bin:/bin strace -qq -o /dev/null -e trace=flock -e inject=flock:signal=KILL:when=1 \
+(env -i PATH=/usr/bin:/bin strace -qq -o /dev/null -e trace=flock -e inject=flock:signal=KILL:when=2 \
 	"${RUNAS[@]}" "$BIN" -c "$K/larkhook.conf" connect </dev/null >"$K/stdout.log" 2>&1; exit $?) 2>/dev/null &
 KPID=$!
 PIDS+=("$KPID")
