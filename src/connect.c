@@ -612,6 +612,10 @@ data(struct lc *lc, const struct frame *f)
 		if (!(joined = join(lc, f, sum, seq, &len)))
 			return 0;
 		payload = joined;
+	} else if (len > lc->c->max_body) {
+		/* as a webhook's body over max_body: 413, and nothing stored */
+		log_request(ST_TOO_LARGE, "event over max_body", NULL, NULL);
+		return ack(lc, f, ST_TOO_LARGE, NULL, 0);
 	}
 	code = deliver(lc, payload ? payload : (const unsigned char *)"", len, &answer);
 	rc = ack(lc, f, code, answer, hook_now_ms() - start);

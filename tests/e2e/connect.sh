@@ -365,7 +365,7 @@ check "nor the verification token in a hook environment" "" "$(grep -lF "$TOKEN"
 
 # --- through an HTTP CONNECT proxy ------------------------------------------------------
 X=$T/proxy
-lcsite "$X"
+lcsite "$X" "max_body = 8K"
 PP=$(free_port)
 {
 	echo "Port $PP"
@@ -386,6 +386,9 @@ start "$X" http_proxy="http://127.0.0.1:$PP"
 up "through the proxy: connected" $((o + 1))
 push "$(event ev-proxied)"
 check "through the proxy: an event is acked and runs" "200 1" "$(pushed .ack.code) $(ran "$X" ev-proxied)"
+push "$(event ev-too-big "{\"note\":\"$(head -c 9000 /dev/zero | tr '\0' x)\"}")"
+check "an event over max_body (8K here) is acked 413, as a webhook answers, and not stored" "413 0" \
+	"$(pushed .ack.code) $(ran "$X" ev-too-big)"
 check_true "the proxy carried the WebSocket as a CONNECT tunnel" \
 	grep -q "CONNECT 127.0.0.1:$LC_EMU_PORT HTTP/1.1" "$X/tinyproxy.log"
 check_true "and the endpoint request" grep -q "POST http://127.0.0.1:$LC_EMU_PORT/callback/ws/endpoint" \
