@@ -489,7 +489,9 @@ mkdir -p "$TK/spool/state"
 printf 'verification_token = %s\napp_id = cli_bench\napp_secret = bench-secret\nspool = %s/spool\n' \
 	"$TOKEN" "$TK" >"$TK/larkhook.conf"
 now=$(date +%s)
-printf 'larkhook-token 1 %s %s %s\nt-bench-%s\n' "$now" "$((now + 7200))" "$((now + 6900))" \
+# the key: SHA-256 of app_id, api_base and the tenant (none), 16 hex digits
+key=$(printf 'cli_bench\nhttps://open.feishu.cn\n' | sha256sum | cut -c1-16)
+printf 'larkhook-token 2 %s %s %s %s\nt-bench-%s\n' "$key" "$now" "$((now + 7200))" "$((now + 6900))" \
 	"$(openssl rand -hex 16)" >"$TK/spool/state/tenant_token"
 chmod 700 "$TK/spool" "$TK/spool/state"
 chmod 600 "$TK/larkhook.conf" "$TK/spool/state/tenant_token"

@@ -17,10 +17,25 @@
 #include "log.h"
 #include "token.h"
 
-#define MAGIC "larkhook-token 1"
+#define MAGIC "larkhook-token 2"
 #define TICKET_MAGIC "larkhook-ticket 1"
 
 /* --- pure: lifetime, format, replies ------------------------------------- */
+
+void
+token_key(const char *app_id, const char *api_base, const char *tenant, char out[17])
+{
+	struct bytes parts[5] = {
+		{ app_id, strlen(app_id) }, { "\n", 1 }, { api_base, strlen(api_base) }, { "\n", 1 },
+		{ tenant ? tenant : "", tenant ? strlen(tenant) : 0 },
+	};
+	unsigned char md[32];
+
+	if (crypto_sha256(parts, 5, md))
+		memset(md, 0, sizeof md);
+	crypto_hex(md, 8, out);
+	out[16] = '\0';
+}
 
 void
 token_life(struct token *t, long long now, long long expire)
@@ -61,7 +76,7 @@ token_format(const struct token *t, size_t *len)
 
 	if (!buf)
 		return NULL;
-	n = snprintf(buf, cap, MAGIC " %lld %lld %lld\n", t->minted, t->expires, t->refresh);
+	n = snprintf(buf, cap, MAGIC " %.16s %lld %lld %lld\n", t->key, t->minted, t->expires, t->refresh);
 	if (n < 0 || (size_t)n + vn + 2 > cap) {
 		free(buf);
 		return NULL;
@@ -104,9 +119,17 @@ token_parse(const char *buf, size_t len, struct token *t)
 	long long v[3];
 
 	memset(t, 0, sizeof *t);
-	if (len < sizeof MAGIC || memcmp(buf, MAGIC " ", sizeof MAGIC) != 0)
+	if (len < sizeof MAGIC + 17 || memcmp(buf, MAGIC " ", sizeof MAGIC) != 0)
 		return -1;
 	s += sizeof MAGIC;
+	for (int i = 0; i < 16; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return -1;
+	if (s[16] != ' ')
+		return -1;
+	memcpy(t->key, s, 16);
+	t->key[16] = '\0';
+	s += 17;
 	for (int i = 0; i < 3; i++) {
 		if (!(s = number(s, end, &v[i])) || s == end || *s != (i < 2 ? ' ' : '\n'))
 			return -1;
@@ -308,10 +331,11 @@ read_state(int dir, const char *name, char **buf, size_t *len, char *err, size_t
 	return 0;
 }
 
-/* A cached token from dir/name into t: 0 (t filled, fresh or not), 1 (none
- * or unreadable text: a mint replaces it), -1 (refused, err set). */
+/* A cached token from dir/name into t: 0 (t filled, fresh or not), 1 (none,
+ * unreadable text, or minted for another key: a mint replaces it), -1
+ * (refused, err set). */
 static int
-load(int dir, const char *name, struct token *t, char *err, size_t n)
+load(int dir, const char *name, const char *key, struct token *t, char *err, size_t n)
 {
 	char *buf;
 	size_t len;
@@ -321,6 +345,10 @@ load(int dir, const char *name, struct token *t, char *err, size_t n)
 	if (rc == 0) {
 		rc = token_parse(buf, len, t) ? 1 : 0;
 		explicit_bzero(buf, len);
+		if (rc == 0 && strcmp(t->key, key) != 0) {
+			token_free(t);
+			rc = 1;
+		}
 	}
 	free(buf);
 	return rc;
@@ -475,9 +503,12 @@ static enum token_rc
 app_token(const struct config *c, int dir, int force, struct token *t, char *err, size_t n)
 {
 	enum token_rc rc;
-	char *ticket;
+	char *ticket, key[17];
 	long code;
-	int got = load(dir, "app_token", t, err, n);
+	int got;
+
+	token_key(c->app_id, c->api_base, NULL, key);
+	got = load(dir, "app_token", key, t, err, n);
 
 	if (got < 0)
 		return TOKEN_CONFIG;
@@ -494,6 +525,8 @@ app_token(const struct config *c, int dir, int force, struct token *t, char *err
 	free(ticket);
 	if (rc == TOKEN_CONFIG && code == 10012)
 		return resend(c, "the kept app_ticket is no longer valid (code 10012)", err, n);
+	if (rc == TOKEN_OK)
+		memcpy(t->key, key, sizeof key);
 	if (rc == TOKEN_OK && save(dir, "app_token", t)) {
 		snprintf(err, n, "cannot write state/app_token in the spool: %s", strerror(errno));
 		token_free(t);
@@ -546,8 +579,8 @@ cache_name(const char *tenant, char *name, size_t n)
 /* Take the lock, look again (another process may have minted while this
  * one waited), mint when still needed, keep the result. */
 static enum token_rc
-locked_mint(struct config *c, int dir, const char *name, const char *tenant, const char *stale,
-            char **out, char *err, size_t n)
+locked_mint(struct config *c, int dir, const char *name, const char *key, const char *tenant,
+            const char *stale, char **out, char *err, size_t n)
 {
 	struct token t;
 	enum token_rc rc = TOKEN_CONFIG;
@@ -561,7 +594,7 @@ locked_mint(struct config *c, int dir, const char *name, const char *tenant, con
 	}
 	while (flock(lock, LOCK_EX) && errno == EINTR)
 		;
-	if ((got = load(dir, name, &t, err, n)) < 0)
+	if ((got = load(dir, name, key, &t, err, n)) < 0)
 		goto out;
 	if (got == 0 && token_fresh(&t, (long long)time(NULL)) && (!stale || strcmp(t.value, stale) != 0)) {
 		*out = t.value;
@@ -574,6 +607,7 @@ locked_mint(struct config *c, int dir, const char *name, const char *tenant, con
 	rc = tenant ? mint_store(c, dir, tenant, &t, err, n) : mint_self_built(c, &t, err, n);
 	if (rc != TOKEN_OK)
 		goto out;
+	memcpy(t.key, key, sizeof t.key);
 	/* a token that may not be cached (expire 0) is still handed out once */
 	if (t.refresh > t.minted && save(dir, name, &t)) {
 		snprintf(err, n, "cannot write state/%s in the spool: %s", name, strerror(errno));
@@ -594,7 +628,7 @@ token_get(struct config *c, const char *tenant, int force, const char *stale, ch
 {
 	struct token t;
 	enum token_rc rc;
-	char name[80];
+	char name[80], key[17];
 	int dir, got;
 
 	*out = NULL;
@@ -613,8 +647,9 @@ token_get(struct config *c, const char *tenant, int force, const char *stale, ch
 	if ((dir = state_dir(c, err, n)) < 0)
 		return TOKEN_CONFIG;
 	cache_name(tenant, name, sizeof name);
+	token_key(c->app_id, c->api_base, tenant, key);
 	/* the common case: a fresh token in the cache, no lock, no libcurl */
-	if ((got = load(dir, name, &t, err, n)) < 0) {
+	if ((got = load(dir, name, key, &t, err, n)) < 0) {
 		close(dir);
 		return TOKEN_CONFIG;
 	}
@@ -625,7 +660,7 @@ token_get(struct config *c, const char *tenant, int force, const char *stale, ch
 		return TOKEN_OK;
 	}
 	/* --refresh: the token seen now is the one to replace */
-	rc = locked_mint(c, dir, name, tenant, force && got == 0 ? t.value : stale, out, err, n);
+	rc = locked_mint(c, dir, name, key, tenant, force && got == 0 ? t.value : stale, out, err, n);
 	token_free(&t);
 	close(dir);
 	return rc;

@@ -17,11 +17,17 @@
 enum token_rc { TOKEN_OK = 0, TOKEN_TEMP = 75, TOKEN_CONFIG = 78 };
 
 struct token {
+	char key[17];		/* token_key of what it was minted for */
 	char *value;		/* malloc'd, or NULL */
 	long long minted;	/* unix seconds at receipt */
 	long long expires;	/* minted + expire */
 	long long refresh;	/* use it until then, then mint anew */
 };
+
+/* What a cached token was minted for, as 16 hex digits in out: a hash of
+ * app_id, api_base and the tenant (NULL: none). A cache file with another
+ * key (the config now names another app or host) is not used. Pure. */
+void token_key(const char *app_id, const char *api_base, const char *tenant, char out[17]);
 
 /* Set t's times for a token received at now with expire seconds left:
  * used until TOKEN_MARGIN before it expires, or for half its life when that

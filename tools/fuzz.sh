@@ -172,7 +172,8 @@ for t in $TARGETS; do
 		;;
 	openapi)
 		# mode byte (see fuzz/fuzz_openapi.c), then the input
-		printf '\000larkhook-token 1 1700000000 1700007200 1700006900\nt-g1b2c3d4e5f6\n' | seed openapi cache
+		printf '\000larkhook-token 2 0123456789abcdef 1700000000 1700007200 1700006900\nt-g1b2c3d4e5f6\n' |
+			seed openapi cache
 		printf '\001\000\310{"code":0,"msg":"ok","tenant_access_token":"t-abc","expire":7140}' | seed openapi mint
 		printf '\001\001\255{"code":99991400,"msg":"request trigger frequency limit"}' | seed openapi limited
 		printf '\002/open-apis/compensation/v1/archives/query?user_id_type=people_corehr_id\000page_size=100\nk=a b' |

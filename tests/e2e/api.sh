@@ -237,6 +237,20 @@ if [ "$(id -u)" -eq 0 ]; then
 	chown "$OWNER" "$ST/tenant_token"
 fi
 
+# a config naming another app on the same spool does not get this app's token
+SAVED=$C
+SAVED_S=$S
+SAVED_ST=$ST
+APIBASE=$EMU apisite otherapp "spool = $T/main/larkhook-spool"
+sed -i "s/^app_id = .*/app_id = cli_0ther0app0000001/" "$C"
+before=$(counter tenant_token_requests)
+lh token
+check "another app_id on the same spool: the cached token is not handed out, a mint (unknown app: 78)" \
+	"78  $((before + 1))" "$RC $(cat "$OUT") $(counter tenant_token_requests)"
+C=$SAVED
+S=$SAVED_S
+ST=$SAVED_ST
+
 # --- api --------------------------------------------------------------------------
 lh token
 TOK=$(cat "$OUT")

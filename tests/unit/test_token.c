@@ -12,6 +12,8 @@
 #include "t.h"
 #include "token.h"
 
+#define K "0123456789abcdef"	/* a key of a cache file */
+
 static void
 life(void)
 {
@@ -55,27 +57,33 @@ format(void)
 	for (int n = 42; n <= 8192; n = n == 42 ? 4096 : n * 2) {
 		big[n] = '\0';
 		t.value = big;
+		memcpy(t.key, K, 17);
 		token_life(&t, 1796000000, 7140);
 		buf = token_format(&t, &len);
 		CHECK(buf && len == strlen(buf) && token_parse(buf, len, &u) == 0 && strcmp(u.value, big) == 0 &&
-		      u.minted == t.minted && u.expires == t.expires && u.refresh == t.refresh,
+		      u.minted == t.minted && u.expires == t.expires && u.refresh == t.refresh &&
+		      strcmp(u.key, K) == 0,
 		      "a %d-byte token goes through the file format unchanged", n);
 		token_free(&u);
 		free(buf);
 		big[n] = 'J';
 	}
 	static const char *const bad[] = {
-		"", "larkhook-token 1 1 2 3\n", "larkhook-token 2 1 2 3\nt\n", "larkhook-token 1 1 2 3\nt",
-		"larkhook-token 1 1 2 3\nt\nx", "larkhook-token 1 1 2\nt\n", "larkhook-token 1 a 2 3\nt\n",
-		"larkhook-token 1 1 2 3\nt u\n", "larkhook-token 1 1 2 3 \nt\n", "larkhook-token 1 1 2 3\n\n",
-		"larkhook-token 1 999999999999999999999 2 3\nt\n",
-		"larkhook-token 1 01 2 3\nt\n", "larkhook-token 1 -0 2 3\nt\n",
+		"", "larkhook-token 2 " K " 1 2 3\n", "larkhook-token 1 " K " 1 2 3\nt\n",
+		"larkhook-token 2 " K " 1 2 3\nt", "larkhook-token 2 " K " 1 2 3\nt\nx",
+		"larkhook-token 2 " K " 1 2\nt\n", "larkhook-token 2 " K " a 2 3\nt\n",
+		"larkhook-token 2 " K " 1 2 3\nt u\n", "larkhook-token 2 " K " 1 2 3 \nt\n",
+		"larkhook-token 2 " K " 1 2 3\n\n", "larkhook-token 2 " K " 999999999999999999999 2 3\nt\n",
+		"larkhook-token 2 " K " 01 2 3\nt\n", "larkhook-token 2 " K " -0 2 3\nt\n",
+		"larkhook-token 2 1 2 3\nt\n", "larkhook-token 2 0123456789ABCDEF 1 2 3\nt\n",
+		"larkhook-token 2 0123456789abcde 1 2 3\nt\n", "larkhook-token 2 0123456789abcdef0 1 2 3\nt\n",
+		"larkhook-token 2 0123",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		CHECK(token_parse(bad[i], strlen(bad[i]), &u) == -1 && !u.value, "not a cache file: case %zu", i);
 	}
-	CHECK(token_parse("larkhook-token 1 -5 2 3\nt-x\n", 28, &u) == 0 && u.minted == -5 &&
-	      strcmp(u.value, "t-x") == 0, "a minimal cache file");
+	CHECK(token_parse("larkhook-token 2 " K " -5 2 3\nt-x\n", 45, &u) == 0 && u.minted == -5 &&
+	      strcmp(u.value, "t-x") == 0 && strcmp(u.key, K) == 0, "a minimal cache file");
 	token_free(&u);
 	free(big);
 }
@@ -196,7 +204,7 @@ static void
 cache_io(void)
 {
 	struct config c;
-	char err[1024] = "", text[512], *tok;
+	char err[1024] = "", text[512], *tok, key[17], other[17];
 	struct stat st;
 	long long now = time(NULL);
 	enum token_rc rc;
@@ -216,8 +224,9 @@ cache_io(void)
 	c.app_secret = NULL;
 	c.app_secret_file = NULL;
 	c.api_base = "http://127.0.0.1:1";	/* answers nothing */
+	token_key(c.app_id, c.api_base, NULL, key);
 
-	snprintf(text, sizeof text, "larkhook-token 1 %lld %lld %lld\nt-first\n", now - 10, now + 7000,
+	snprintf(text, sizeof text, "larkhook-token 2 %s %lld %lld %lld\nt-first\n", key, now - 10, now + 7000,
 	         now + 6000);
 	mkdir(spool, 0700);
 	mkdir(state, 0700);
@@ -239,7 +248,7 @@ cache_io(void)
 	CHECK(access(cache, F_OK) != 0, "... and no cache file is made");
 	CHECK(loaded_libcurl(), "a mint loads libcurl (the check below can fail)");
 
-	snprintf(text, sizeof text, "larkhook-token 1 %lld %lld %lld\nt-cached\n", now - 10, now + 7000,
+	snprintf(text, sizeof text, "larkhook-token 2 %s %lld %lld %lld\nt-cached\n", key, now - 10, now + 7000,
 	         now + 6000);
 	put(cache, text, 0600);
 	rc = token_get(&c, NULL, 0, NULL, &tok, err, sizeof err);
@@ -252,7 +261,19 @@ cache_io(void)
 	CHECK(rc == TOKEN_TEMP, "--refresh mints even with a fresh cache (no network: 75)");
 	CHECK(strcmp(slurp(cache), text) == 0, "... and a failed mint leaves the cache as it was");
 
-	snprintf(text, sizeof text, "larkhook-token 1 %lld %lld %lld\nt-old\n", now - 7000, now + 200, now - 100);
+	token_key("cli_other", c.api_base, NULL, other);
+	CHECK(strcmp(other, key) != 0, "token_key: another app, another key");
+	token_key(c.app_id, "https://open.larksuite.com", NULL, other);
+	CHECK(strcmp(other, key) != 0, "token_key: another api_base, another key");
+	token_key(c.app_id, c.api_base, "tenant-1", other);
+	CHECK(strcmp(other, key) != 0 && strlen(other) == 16, "token_key: a tenant, another key");
+	snprintf(text, sizeof text, "larkhook-token 2 %s %lld %lld %lld\nt-cached\n", other, now - 10, now + 7000,
+	         now + 6000);
+	put(cache, text, 0600);
+	rc = token_get(&c, NULL, 0, NULL, &tok, err, sizeof err);
+	CHECK(rc == TOKEN_TEMP && !tok, "a fresh token minted for another app or host is not used: a mint (75)");
+	CHECK(strcmp(slurp(cache), text) == 0, "... the cache untouched");
+	snprintf(text, sizeof text, "larkhook-token 2 %s %lld %lld %lld\nt-old\n", key, now - 7000, now + 200, now - 100);
 	put(cache, text, 0600);
 	rc = token_get(&c, NULL, 0, NULL, &tok, err, sizeof err);
 	CHECK(rc == TOKEN_TEMP && !tok, "a token under the margin is not handed out: a mint (75)");
@@ -261,13 +282,13 @@ cache_io(void)
 	rc = token_get(&c, NULL, 0, NULL, &tok, err, sizeof err);
 	CHECK(rc == TOKEN_TEMP, "an unreadable cache file means a mint");
 
-	snprintf(text, sizeof text, "larkhook-token 1 %lld %lld %lld\nt-cached\n", now, now + 7000, now + 6000);
+	snprintf(text, sizeof text, "larkhook-token 2 %s %lld %lld %lld\nt-cached\n", key, now, now + 7000, now + 6000);
 	put(cache, text, 0644);
 	rc = token_get(&c, NULL, 0, NULL, &tok, err, sizeof err);
 	CHECK(rc == TOKEN_CONFIG && strstr(err, "0600"), "a cache file others can read is refused: %s", err);
 	unlink(cache);
 	snprintf(text, sizeof text, "%s/elsewhere", dir);
-	put(text, "larkhook-token 1 1 99999999999 99999999999\nt-planted\n", 0600);
+	put(text, "larkhook-token 2 " K " 1 99999999999 99999999999\nt-planted\n", 0600);
 	if (symlink(text, cache)) {
 		printf("FAIL - symlink\n");
 		exit(1);
@@ -275,7 +296,7 @@ cache_io(void)
 	rc = token_get(&c, NULL, 0, NULL, &tok, err, sizeof err);
 	CHECK(rc == TOKEN_CONFIG && strstr(err, "symbolic link"), "a symbolic link at the cache path is refused: %s",
 	      err);
-	CHECK(strcmp(slurp(text), "larkhook-token 1 1 99999999999 99999999999\nt-planted\n") == 0,
+	CHECK(strcmp(slurp(text), "larkhook-token 2 " K " 1 99999999999 99999999999\nt-planted\n") == 0,
 	      "... and nothing is written through it");
 	unlink(cache);
 	snprintf(text, sizeof text, "%s/lock-target", dir);
