@@ -1,6 +1,6 @@
 #!/bin/bash
 # interleave.sh: two deliveries of one event, interleaved step by step
-# (doc/5-guarantees.md §5.3, doc/4-spool.md §4.4). Delivery A is stopped
+# (doc/5-guarantees.md §5.2, doc/4-spool.md §4.4). Delivery A is stopped
 # (strace injects SIGSTOP) right after each system call of its intake that
 # touches the spool; delivery B runs in full meanwhile; then A resumes and
 # succeeds, or fails (EIO at its next fsync, ENOSPC at its next write or
