@@ -14,7 +14,7 @@ for suite in tests/unit/test_crypto tests/unit/test_json tests/unit/test_config 
 	tests/e2e/cli.sh tests/e2e/cgi.sh tests/e2e/fastcgi.sh \
 	tests/e2e/lighttpd.sh tests/e2e/apache.sh tests/e2e/apache-modules.sh tests/e2e/nginx.sh \
 	tests/e2e/static.sh tests/e2e/install.sh tests/e2e/faults.sh tests/e2e/hooks.sh \
-	tests/e2e/commands.sh tests/e2e/delivery.sh tests/e2e/crash.sh tests/e2e/interleave.sh \
+	tests/e2e/commands.sh tests/e2e/delivery.sh tests/e2e/crash.sh tests/e2e/interleave.sh tests/e2e/races.sh \
 	tests/e2e/slowhook.sh \
 	tests/e2e/hostile.sh tests/e2e/connect.sh tests/e2e/fuzz.sh tests/e2e/selfcontained.sh \
 	tests/e2e/openapi-emu.sh tests/e2e/api.sh tests/e2e/lc-emu.sh tests/e2e/vectors.sh; do

@@ -1,0 +1,241 @@
+#!/bin/bash
+# races.sh: what the spool and the runner must survive besides interleaved
+# deliveries (interleave.sh): the timeout's grace, a stranger's spool or
+# job, the replay windows, a missing /dev/null, a record that cannot be read
+# for a while, a job that keeps killing its runner (doc/5-guarantees.md,
+# doc/4-spool.md, doc/2-config.md).
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+vector comp raw_body >"$T/comp.body"
+SIG=$(vector comp x_lark_signature)
+ID=$(vector comp plaintext | jq -r .header.event_id)
+CH=$(idhash "$ID")
+vector card_new raw_body >"$T/card.body"
+CARD_SIG=$(vector card_new x_lark_signature)
+
+# runsite NAME RUN [lines...]: a site whose compensation hook is RUN; sets S
+# and SP (its spool, made).
+runsite() {
+	S=$T/$1
+	siteconf "$S" "$2" "${@:3}"
+	SP=$S/larkhook-spool
+	"${RUNAS[@]}" "$BIN" -c "$S/larkhook.conf" drain >/dev/null 2>&1
+}
+drain() { "${RUNAS[@]}" "$BIN" -c "$S/larkhook.conf" drain >"$T/drain.out" 2>&1 </dev/null; }
+# held: deliver the event while this shell holds the runner's lock: the
+# job waits in new/.
+held() {
+	exec 9<"$SP/runner.lock"
+	flock -x 9
+	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG" 9<&-
+	exec 9<&-
+}
+in_dir() { find "$SP/$1" -name "*.$CH.*" 2>/dev/null | wc -l; }
+# signed_at TS BODY: deliver BODY (to $S) signed with timestamp TS.
+signed_at() {
+	cgi "$S/larkhook.conf" "$2" HTTP_X_LARK_SIGNATURE="$(TS=$1 sign "$2")" \
+		HTTP_X_LARK_REQUEST_TIMESTAMP="$1" HTTP_X_LARK_REQUEST_NONCE="$NONCE"
+}
+
+# --- the timeout's grace: SIGTERM to the group, SIGKILL 5 s later ------------------
+# The hook and a member of its group trap SIGTERM and take a second to
+# clean up; the group leader (larkhook's supervisor) must outlive the
+# SIGTERM, or its death has the runner kill the group at once.
+runsite grace "sh grace.sh" "backoff = 1"
+sed -i 's/^run = sh grace.sh$/run = sh grace.sh\ntimeout = 1/' "$S/larkhook.conf"
+cat >"$S/grace.sh" <<'EOF'
+sh -c 'trap "sleep 1; echo member-cleaned >>grace.log; exit 0" TERM
+	echo member-up >>grace.log; while :; do sleep 0.2; done' &
+trap 'sleep 1; echo leader-cleaned >>grace.log; exit 0' TERM
+while :; do sleep 0.2; done
+EOF
+chown "$OWNER" "$S/grace.sh"
+held
+drain
+check "grace: the hook timed out" 1 "$(grep -c 'attempt 1: timeout; retry in' "$S/larkhook.log")"
+check_true "grace: the hook's own SIGTERM trap ran to its end" grep -qx leader-cleaned "$S/grace.log"
+check_true "grace: a member of its group trapping SIGTERM ran to its end" grep -qx member-cleaned "$S/grace.log"
+check "grace: nothing of the group is left" "" "$(pgrep -u "$OWNER" -f 'member-cleaned' || true)"
+
+# a hook that ignores SIGTERM (its whole group does) is killed 5 s later
+runsite deaf "sh deaf.sh"
+sed -i 's/^run = sh deaf.sh$/run = sh deaf.sh\ntimeout = 1/' "$S/larkhook.conf"
+printf '%s\n' "trap '' TERM" 'echo $$ >deaf.pid' 'while :; do sleep 0.2; done' >"$S/deaf.sh"
+chown "$OWNER" "$S/deaf.sh"
+held
+drain
+check "grace: a hook deaf to SIGTERM timed out" 1 "$(grep -c 'attempt 1: timeout' "$S/larkhook.log")"
+check_true "grace: ... and was killed (SIGKILL after the grace)" test -s "$S/deaf.pid"
+check_true "grace: ... its process is gone" wait_for 5 sh -c "! kill -0 $(cat "$S/deaf.pid" 2>/dev/null || echo 1) 2>/dev/null"
+
+# --- a stranger's spool ---------------------------------------------------------------
+# stranger NAME HOW: the spool made, then HOW (a function, as root) done to
+# it; intake answers 503 with Retry-After, logs why, stores nothing; check
+# says so.
+stranger() {
+	S=$T/stranger-$1
+	siteconf "$S" true
+	SP=$S/larkhook-spool
+	"${RUNAS[@]}" "$BIN" -c "$S/larkhook.conf" drain >/dev/null 2>&1
+	"$2"
+	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
+	check "stranger's spool ($1): 503" 503 "$(status)"
+	check_true "stranger's spool ($1): Retry-After" grep -q $'^Retry-After: [0-9]*\r$' "$T/resp"
+	check_true "stranger's spool ($1): the log says why" \
+		grep -q "spool: .*\\(not owned by larkhook's user\\|writable by group or others\\): refusing" "$S/larkhook.log"
+	check "stranger's spool ($1): nothing claimed or queued" "0 0" "$(count "$SP" seen) $(count "$SP" new)"
+	"${RUNAS[@]}" "$BIN" -c "$S/larkhook.conf" check >"$T/check.out" 2>&1
+	check_true "stranger's spool ($1): check warns" grep -q "^warning: spool: .*\\(not owned\\|writable by group\\)" "$T/check.out"
+}
+open_to_all() { chmod 777 "$SP"; }
+roots() { chown root "$SP" && chmod 777 "$SP"; }
+new_open() { chmod 773 "$SP/new"; }
+seen_roots() { chown root "$SP/seen" && chmod 777 "$SP/seen"; }
+stranger "mode 0777" open_to_all
+stranger "owned by root, 0777" roots
+stranger "new, 0773" new_open
+stranger "seen owned by root, 0777" seen_roots
+
+# a job that is not a regular file of larkhook's user is never run: one
+# planted by root, a symbolic link to a good record, a FIFO
+runsite planted 'echo "$LARK_ID" >>runs'
+held
+good=$(find "$SP/new" -type f | head -1)
+job=$(basename "$good")
+mv "$good" "$T/good.record"
+chown "$OWNER" "$T/good.record"
+cp "$T/good.record" "$SP/new/1000000000000001.$CH.0"
+chown root "$SP/new/1000000000000001.$CH.0"
+chmod 644 "$SP/new/1000000000000001.$CH.0"
+ln -s "$T/good.record" "$SP/new/1000000000000002.$CH.0"
+mkfifo "$SP/new/1000000000000003.$CH.0"
+chown -h "$OWNER" "$SP/new/1000000000000002.$CH.0" "$SP/new/1000000000000003.$CH.0"
+# bounded: opening a FIFO without O_NONBLOCK would hang the runner
+timeout 60 "${RUNAS[@]}" "$BIN" -c "$S/larkhook.conf" drain >"$T/drain.out" 2>&1 </dev/null
+check "planted jobs: none ran (root's file, a symbolic link, a FIFO)" 0 "$(grep -c . "$S/runs" 2>/dev/null || echo 0)"
+check "planted jobs: all three moved to failed/, marked notours" 3 "$(find "$SP/failed" -name '*:*notours' | wc -l)"
+check "planted jobs: the log says so" 3 "$(grep -c 'not a regular file owned by larkhook.s user' "$S/larkhook.log")"
+check "planted jobs: drain reports them failed" "drain: 0 done, 0 to retry later, 3 failed" "$(cat "$T/drain.out")"
+: "$job"
+
+# --- the replay windows ------------------------------------------------------------------
+now=$(date +%s)
+# default: max_age is on (1d); the vectors' timestamp is from 2023
+S=$T/window-default
+mkdir -p "$S"
+{
+	echo "verification_token = $TOKEN"
+	echo "encrypt_key = $KEY"
+	echo "log = $S/larkhook.log"
+	echo "[on compensation.archive.changed_v1]"
+	echo "run = true"
+} >"$S/larkhook.conf"
+chmod 600 "$S/larkhook.conf"
+chown -R "$OWNER" "$S"
+cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
+check "replay window on by default: a request signed in 2023 is 401" 401 "$(status)"
+check_true "replay window on by default: the log says why" grep -q 'reason="timestamp outside max_age"' "$S/larkhook.log"
+signed_at $((now - 3600)) "$T/comp.body"
+check "replay window on by default: signed an hour ago, 200" 200 "$(status)"
+signed_at $((now - 86400 - 120)) "$T/comp.body"
+check "replay window on by default: signed a day and 2 minutes ago, 401" 401 "$(status)"
+
+# check refuses a window over retain or under 8 h, and warns when it is off
+checked() {
+	local c=$T/checked.conf
+	{ echo "verification_token = t"; printf '%s\n' "$@"; } >"$c"
+	"$BIN" -c "$c" check 2>&1
+}
+out=$(checked "retain = 1d" "max_age = 2d"); rc=$?
+check "check: max_age over retain refused" "1 yes" "$rc $(grep -q 'max_age (172800s) exceeds retain (86400s)' <<<"$out" && echo yes)"
+out=$(checked "max_age = 1h"); rc=$?
+check "check: max_age under 8h refused" "1 yes" "$rc $(grep -q 'max_age under 8h' <<<"$out" && echo yes)"
+out=$(checked "max_age = 0"); rc=$?
+check "check: max_age = 0 accepted with a warning" "0 yes" "$rc $(grep -q '^warning: max_age = 0: the replay window is off' <<<"$out" && echo yes)"
+out=$(checked "max_age = 8h"); rc=$?
+check "check: max_age = 8h, no window warning" "0 0" "$rc $(grep -c 'replay window' <<<"$out")"
+
+# reply hooks are not deduplicated: a short window of their own
+# (reply_max_age, default 5 min), even with max_age = 0
+card_site() {
+	S=$T/reply-$1
+	mkdir -p "$S"
+	{
+		echo "verification_token = $TOKEN"
+		echo "encrypt_key = $KEY"
+		echo "log = $S/larkhook.log"
+		echo "max_age = 0"
+		[ -z "${2:-}" ] || echo "$2"
+		echo "[on card.action.trigger]"
+		echo "mode = reply"
+		echo "run = echo '{}'"
+	} >"$S/larkhook.conf"
+	chmod 600 "$S/larkhook.conf"
+	chown -R "$OWNER" "$S"
+}
+card_site default
+cgi_signed "$S/larkhook.conf" "$T/card.body" "$CARD_SIG"
+check "reply hook: a card callback signed in 2023 is 401" 401 "$(status)"
+check_true "reply hook: the log says why" grep -q 'reason="timestamp outside reply_max_age (a reply hook)"' "$S/larkhook.log"
+signed_at "$now" "$T/card.body"
+check "reply hook: signed now, 200 with its answer" "200 {}" "$(status) $(resp_body)"
+signed_at $((now - 360)) "$T/card.body"
+check "reply hook: signed 6 minutes ago, 401" 401 "$(status)"
+signed_at $((now - 240)) "$T/card.body"
+check "reply hook: signed 4 minutes ago, 200" 200 "$(status)"
+card_site off "reply_max_age = 0"
+cgi_signed "$S/larkhook.conf" "$T/card.body" "$CARD_SIG"
+check "reply hook with reply_max_age = 0: signed in 2023, 200" 200 "$(status)"
+
+# --- no /dev/null: the runner must not keep the request's streams ---------------------------
+# In a mount namespace where /dev/null is a file larkhook's user cannot
+# open, the response must still end while the hook runs.
+runsite nonull 'touch started; n=0; while [ ! -e release ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done'
+: >"$T/nullfile"
+chmod 600 "$T/nullfile"
+(
+	env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+		CONTENT_LENGTH="$(stat -c %s "$T/comp.body")" LARKHOOK_CONFIG="$S/larkhook.conf" \
+		HTTP_X_LARK_SIGNATURE="$SIG" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
+		unshare -m sh -c 'mount --bind "$0" /dev/null && exec "$@"' "$T/nullfile" \
+		"${RUNAS[@]}" "$BIN" <"$T/comp.body" 2>"$T/nonull.err" | cat >"$T/nonull.resp"
+	echo ended >"$S/response.ended"
+) &
+if wait_for 20 test -e "$S/response.ended"; then
+	check "no /dev/null: the response ended while the hook still ran" "yes no" \
+		"$([ -e "$S/started" ] && echo yes || echo no) $([ -e "$S/release" ] && echo yes || echo no)"
+else
+	fail "no /dev/null: the response ended while the hook still ran" "it waited for the hook"
+fi
+check "no /dev/null: 200" 200 "$(sed -n '1s/^Status: \([0-9]*\).*/\1/p' "$T/nonull.resp")"
+touch "$S/release"
+wait
+idle "$SP"
+
+# --- a record that cannot be read for a while is retried, not failed ----------------
+runsite unreadable 'echo "$LARK_ID $LARK_ATTEMPT" >>runs' "backoff = 1"
+held
+job=$(find "$SP/new" -type f -printf '%f\n' | head -1)
+strace -qq -o "$T/eio.strace" -P "$SP/new/$job" -e trace=read,pread64 -e inject=read,pread64:error=EIO:when=1 \
+	"${RUNAS[@]}" "$BIN" -c "$S/larkhook.conf" drain >"$T/drain.out" 2>&1 </dev/null
+check_true "unreadable record: EIO was injected" grep -q 'EIO.*INJECTED' "$T/eio.strace"
+check "unreadable record: left in new/ (not failed), not run" "1 0 0" \
+	"$(in_dir new) $(in_dir failed) $(grep -c . "$S/runs" 2>/dev/null || echo 0)"
+check_true "unreadable record: the log says it is tried again" grep -q 'cannot read its record (Input/output error): tried again in 1s' "$S/larkhook.log"
+drained() { drain; [ "$(in_dir new)" = 0 ]; }
+wait_for 15 drained
+check "unreadable record: run later, once, as attempt 1" "$ID 1" "$(cat "$S/runs" 2>/dev/null)"
+check "unreadable record: done" 1 "$(in_dir "done")"
+
+# --- a job whose run keeps killing its runner is bounded ------------------------------
+# the hook kills the runner (its supervisor's parent) with SIGKILL: each
+# next runner finds the job in cur/, "lost"; three in a row: failed/
+runsite killer 'echo "$LARK_ID $LARK_ATTEMPT" >>runs; kill -9 "$(cut -d" " -f4 /proc/$PPID/stat)"'
+held
+for _ in 1 2 3 4 5 6; do
+	(drain) 2>/dev/null
+	[ "$(in_dir failed)" = 1 ] && break
+done
+check "runner killed by its job: failed after three lost runs in a row" "1 3" \
+	"$(find "$SP/failed" -name "*.$CH.*:*,lost3" | wc -l) $(grep -c . "$S/runs" 2>/dev/null || echo 0)"
