@@ -239,3 +239,23 @@ for _ in 1 2 3 4 5 6; do
 done
 check "runner killed by its job: failed after three lost runs in a row" "1 3" \
 	"$(find "$SP/failed" -name "*.$CH.*:*,lost3" | wc -l) $(grep -c . "$S/runs" 2>/dev/null || echo 0)"
+
+# --- a wall clock stepped forward does not empty the dedupe set -----------------------
+# (libfaketime moves the wall clock 400 days; CLOCK_BOOTTIME and the files'
+# times stay true)
+runsite clock true
+held
+drain
+check "clock: the event ran, its id is in seen/" "1 1" "$(in_dir "done") $(count "$SP" seen)"
+jumped() {
+	env FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 "${RUNAS[@]}" faketime -f +400d "$@"
+}
+jumped "$BIN" -c "$S/larkhook.conf" drain >"$T/drain.out" 2>&1 </dev/null
+check "clock stepped 400 days ahead: the sweep kept seen/ and done/" "1 1" \
+	"$(count "$SP" seen) $(in_dir "done")"
+env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+	CONTENT_LENGTH="$(stat -c %s "$T/comp.body")" LARKHOOK_CONFIG="$S/larkhook.conf" \
+	HTTP_X_LARK_SIGNATURE="$SIG" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
+	FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 "${RUNAS[@]}" faketime -f +400d "$BIN" <"$T/comp.body" >"$T/resp" 2>/dev/null
+check "clock stepped 400 days ahead: a redelivery is still a duplicate" "200 1" \
+	"$(status) $(grep -c 'reason="duplicate event id"' "$S/larkhook.log")"
