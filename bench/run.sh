@@ -402,7 +402,7 @@ cgrind() {
 		/PROGRAM TOTALS/ { total = num($1) }
 		/\)  \*  / {
 			s = $0; sub(/.*\)  \*  /, "", s)
-			inmain = (s ~ /(^|\/)(src\/main|floor-cgi)\.c:/)
+			inmain = (s ~ /(^|\/)(src\/main|src\/intake|floor-cgi)\.c:/)
 			if (inmain && fname(s) == "main") main = num($1)
 			if (s ~ /(^|\/)src\/crypto\.c:crypto_random /) rnd = num($1)
 			if (s ~ /:EVP_(MD|CIPHER)_fetch /) fetch += num($1)
@@ -411,7 +411,7 @@ cgrind() {
 		/^$/ { inmain = 0 }
 		inmain && /\)  >   / {
 			s = $0; sub(/.*\)  >   /, "", s)
-			if (s ~ /(^|\/)src\/main\.c:/) next
+			if (s ~ /(^|\/)src\/(main|intake)\.c:/) next
 			f = fname(s); c[f] += num($1)
 			if (index(work, " " f " ")) w += num($1)
 		}

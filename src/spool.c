@@ -117,11 +117,11 @@ spool_close(struct spool *sp)
 /* Why the directory st may not be used as a part of the spool, or NULL:
  * someone else could plant or take files in it. */
 static const char *
-stranger(const struct stat *st)
+stranger(const struct stat *st, uid_t me)
 {
 	if (!S_ISDIR(st->st_mode))
 		return "is not a directory";
-	if (st->st_uid != geteuid())
+	if (st->st_uid != me)
 		return "is not owned by larkhook's user";
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return "is writable by group or others";
@@ -134,16 +134,17 @@ spool_check(const char *spool, char *why, size_t n)
 	char path[PATH_MAX];
 	const char *bad;
 	struct stat st;
+	uid_t me = geteuid();
 
 	if (lstat(spool, &st))
 		return errno == ENOENT ? 0 : -1;
-	if ((bad = stranger(&st))) {
+	if ((bad = stranger(&st, me))) {
 		snprintf(why, n, "%s %s", spool, bad);
 		return 1;
 	}
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
 		snprintf(path, sizeof path, "%s/%s", spool, dirs[i]);
-		if (lstat(path, &st) == 0 && (bad = stranger(&st))) {
+		if (lstat(path, &st) == 0 && (bad = stranger(&st, me))) {
 			snprintf(why, n, "%s %s", path, bad);
 			return 1;
 		}
@@ -162,12 +163,13 @@ open_dirs(struct spool *sp)
 	char path[PATH_MAX];
 	const char *bad = NULL;
 	struct stat st;
+	uid_t me = geteuid();
 	int e;
 
 	spool_close(sp);
 	if (stat(sp->path, &st))
 		goto fail;
-	if ((bad = stranger(&st))) {
+	if ((bad = stranger(&st, me))) {
 		snprintf(path, sizeof path, "%s", sp->path);
 		goto refuse;
 	}
@@ -180,7 +182,7 @@ open_dirs(struct spool *sp)
 			goto fail;
 		if (fstat(*fds[i], &st))
 			goto fail;
-		if ((bad = stranger(&st)))
+		if ((bad = stranger(&st, me)))
 			goto refuse;
 	}
 	return 0;
