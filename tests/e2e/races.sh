@@ -259,3 +259,15 @@ env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
 	FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 "${RUNAS[@]}" faketime -f +400d "$BIN" <"$T/comp.body" >"$T/resp" 2>/dev/null
 check "clock stepped 400 days ahead: a redelivery is still a duplicate" "200 1" \
 	"$(status) $(grep -c 'reason="duplicate event id"' "$S/larkhook.log")"
+
+# --- FastCGI: after a read timeout the connection lingers ------------------------------
+# libfcgi's close shuts its side down and waits for the server, so unread
+# input cannot turn into a reset that loses the answer; only a request whose
+# input was read to its end without error is closed at once.
+runsite linger true "read_timeout = 1"
+python3 "$ROOT/tests/e2e/fcgi-linger.py" "$BIN" "$S/larkhook.conf" "$T/linger.strace" "$SIG" "$TS" \
+	"$NONCE" "$T/comp.body" "${RUNAS[@]}" >"$T/linger.out" 2>&1
+check "FastCGI: a whole request, one whose body never ends, a whole one" \
+	"Status: 200 OK|Status: 408 Request Timeout|Status: 200 OK" "$(paste -sd'|' "$T/linger.out")"
+check "FastCGI: the timed-out request's connection lingers (shutdown), the whole one's does not" 1 \
+	"$(grep -c 'shutdown(' "$T/linger.strace")"
