@@ -271,3 +271,20 @@ check "FastCGI: a whole request, one whose body never ends, a whole one" \
 	"Status: 200 OK|Status: 408 Request Timeout|Status: 200 OK" "$(paste -sd'|' "$T/linger.out")"
 check "FastCGI: the timed-out request's connection lingers (shutdown), the whole one's does not" 1 \
 	"$(grep -c 'shutdown(' "$T/linger.strace")"
+
+# --- the sweep completes a dead writer's claim before it expires seen/ -------------------
+# A writer killed after its claim, before its job; its claim then older
+# than retain (8 h): the next runner must make the job (and so keep the
+# claim), not expire the claim and then take the record for an orphan.
+runsite oldclaim 'echo "$LARK_ID" >>runs' "retain = 8h"
+(env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+	CONTENT_LENGTH="$(stat -c %s "$T/comp.body")" LARKHOOK_CONFIG="$S/larkhook.conf" \
+	HTTP_X_LARK_SIGNATURE="$SIG" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
+	strace -qq -o /dev/null -e trace=renameat -e inject=renameat:signal=KILL:when=1 \
+	"${RUNAS[@]}" "$BIN" <"$T/comp.body" >"$T/resp" 2>/dev/null; exit $?) 2>/dev/null
+check "old claim: the writer died after its claim, before its job" "1 1 0" \
+	"$(count "$SP" seen) $(count "$SP" tmp) $(count "$SP" new)"
+touch -d '9 hours ago' "$SP/seen/$CH"
+drain
+check "old claim: the runner completed it and ran it once" "$ID" "$(cat "$S/runs" 2>/dev/null)"
+check "old claim: its id is still claimed (its job kept it)" 1 "$(count "$SP" seen)"
