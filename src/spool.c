@@ -1,7 +1,6 @@
 /* spool.c: durable intake of events into the spool directory */
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
