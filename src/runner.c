@@ -175,19 +175,22 @@ fail:
 }
 
 /* A job file that is not a regular file of ours is never run: it goes to
- * failed/ as it is, and the log says why. */
-static void
+ * failed/ as it is, and the log says why. 1 when moved; 2 when it could not
+ * be (then it is passed over). */
+static int
 refuse(struct runner *r, struct slot *s)
 {
 	s->job.when = (long long)time(NULL);
 	snprintf(s->job.last, sizeof s->job.last, "notours");
-	if (queue_move(r->c->spool, "new", s->name, "failed", &s->job, 1))
+	if (queue_move(r->c->spool, "new", s->name, "failed", &s->job, 1)) {
 		log_msg("job %s: not a regular file owned by larkhook's user, never run; cannot move "
 		        "it to failed/: %s", s->job.base, strerror(errno));
-	else
-		log_msg("job %s: not a regular file owned by larkhook's user: moved to failed/, "
-		        "never run", s->job.base);
+		return 2;
+	}
+	log_msg("job %s: not a regular file owned by larkhook's user: moved to failed/, never run",
+	        s->job.base);
 	r->totals->failed++;
+	return 1;
 }
 
 /* A record that cannot be read for a system reason (EMFILE, ENOMEM, EIO)
@@ -224,10 +227,8 @@ start(struct runner *r, struct slot *s, const struct job *j)
 	s->attempts = 5;
 	queue_name(j, s->name);
 	if ((fd = open_job(c, s->name)) < 0) {
-		if (errno == EPERM) {
-			refuse(r, s);
-			return 1;
-		}
+		if (errno == EPERM)
+			return refuse(r, s);
 		return errno == EWOULDBLOCK || errno == ENOENT ? 2 : -1;
 	}
 	if ((got = spool_read_fd(fd, &rec)) < 0) {
