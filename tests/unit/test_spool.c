@@ -1,6 +1,8 @@
 /* test_spool.c: record format and durable intake in a temporary spool */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,6 +74,20 @@ main(void)
 	CHECK(stat(spool, &ss) == 0 && (ss.st_mode & 0777) == 0700, "spool created 0700");
 	CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && dup, "second delivery is a duplicate");
 	CHECK(entries("new", NULL, 0) == 1 && entries("tmp", NULL, 0) == 0, "duplicate adds nothing");
+
+	/* a writer at work holds its record's lock (seen/ is that record): a
+	 * duplicate waits SPOOL_WAIT_MS, then 503, leaving nothing; free, 200 */
+	{
+		int held = open(seen, O_RDONLY);
+
+		CHECK(held >= 0 && flock(held, LOCK_EX) == 0, "the claim's record locked, as by its writer");
+		CHECK(spool_store(&sp, &r, &dup, &reason) == ST_UNAVAILABLE && !dup &&
+		      strstr(reason, "still at work"), "a duplicate meeting the writer at work: 503 (%s)", reason);
+		CHECK(entries("new", NULL, 0) == 1 && entries("tmp", NULL, 0) == 0 && entries("seen", NULL, 0) == 1,
+		      "... and it left nothing");
+		close(held);
+		CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && dup, "the lock free: a duplicate, 200");
+	}
 
 	r.id = "evt-2";
 	r.each = "items";
