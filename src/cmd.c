@@ -236,13 +236,17 @@ check(const char *file)
 	}
 	printf("config %s: ok\n", c.file);
 	check_connect(&c);
-	printf("mode: %s\n", c.encrypt_key ? "encrypted and signed" : "token only");
+	if (!c.token)
+		printf("webhook: off (no verification_token): CGI and FastCGI answer every "
+		       "request 500; this config serves larkhook connect only\n");
+	else
+		printf("mode: %s\n", c.encrypt_key ? "encrypted and signed" : "token only");
 	printf("spool: %s\n", c.spool);
 	printf("log: %s\n", c.log ? c.log : "standard error (the web server's error log)");
 	check_hooks(&c);
 	if (!c.nhooks)
 		printf("warning: no [on TYPE] sections: events are acknowledged and dropped\n");
-	if (!c.encrypt_key)
+	if (!c.encrypt_key && c.token)
 		printf("warning: no encrypt_key: requests are neither encrypted nor signed; "
 		       "set an Encrypt Key in the developer console and here\n");
 	if (!c.log)
@@ -581,13 +585,18 @@ static int
 forge(const char *file, const char *url, const char *event)
 {
 	unsigned char iv[16], rnd[8], *sealed = NULL;
-	char nonce[17], ts[24], sig[65], *json, *plain = NULL, *b64 = NULL, *body = NULL;
+	char nonce[17], ts[24], sig[65], *json = NULL, *plain = NULL, *b64 = NULL, *body = NULL;
 	struct config c;
 	size_t len, n;
 	int rc = 1;
 
 	if (load(file, &c, 0))
 		return 1;
+	if (!c.token) {
+		fprintf(stderr, "larkhook: %s has no verification_token: there is no webhook to "
+		        "forge a request for\n", c.file);
+		goto out;
+	}
 	if (!(json = slurp(event, &len))) {
 		fprintf(stderr, "larkhook: cannot read %s: %s\n", event, strerror(errno));
 		goto out;

@@ -508,8 +508,11 @@ finish(struct parser *p)
 	if (api_keys(p))
 		return -1;
 	p->line = 1;
-	if (!c->token && !c->token_file)
-		return fail(p, "verification_token is required (from the developer console)");
+	/* the long connection checks no token: a config with app_id may serve
+	 * connect alone, and then the webhook modes refuse (main.c) */
+	if (!c->token && !c->token_file && !c->app_id)
+		return fail(p, "verification_token is required (from the developer console); "
+		            "only a config for larkhook connect, with app_id, may leave it out");
 	/* a captured request is stopped either way: younger than retain by
 	 * seen/, older by its timestamp; Feishu's retries span about 7.1 h */
 	p->line = p->seen[6] ? p->seen[6] : p->seen[8];

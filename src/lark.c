@@ -281,7 +281,7 @@ steps5to8(const struct config *c, enum path path, int check_token, struct lark_e
 	if ((st = classify(ev, path, &token)) != ST_OK)
 		return st;
 	/* the token is checked on every request, signed or not */
-	if (check_token && (!cJSON_IsString(token) ||
+	if (check_token && (!cJSON_IsString(token) || !c->token ||
 	    !crypto_equal(token->valuestring, strlen(token->valuestring), c->token, strlen(c->token))))
 		return fail(ev, ST_UNAUTHORIZED, "verification token mismatch");
 	if (!ev->schema)

@@ -153,8 +153,14 @@ serve(int fastcgi, const char *file)
 		if (geteuid() == 0 && !cfg.allow_root) {
 			sv.refusal = "refusing to run as root (hooks would run as root); set allow_root = yes to override";
 			log_msg("%s", sv.refusal);
-		} else
+		} else {
 			log_open(cfg.log);
+			if (!cfg.token) {
+				sv.refusal = "no verification_token: this config is for larkhook connect "
+				             "only; set verification_token to receive webhooks";
+				log_msg("%s", sv.refusal);
+			}
+		}
 	}
 	if (!(t = tr_open(fastcgi))) {
 		log_msg("cannot initialise the FastCGI library");

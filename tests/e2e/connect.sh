@@ -329,6 +329,25 @@ check "Feishu's redelivery is acked 200 and the hook runs once" "200 1" \
 	"$(pushed .ack.code) $(ran "$K" ev-killed)"
 stop "$CPID"
 
+# --- a config for connect alone: no verification_token ----------------------------
+N=$T/notoken
+lcsite "$N"
+sed -i '/^verification_token = /d' "$N/larkhook.conf"
+"${RUNAS[@]}" "$BIN" -c "$N/larkhook.conf" check >"$T/check-nt.out" 2>&1
+check "check accepts a connect-only config without verification_token, says the webhook is off" "0 1" \
+	"$? $(grep -c '^webhook: off (no verification_token)' "$T/check-nt.out")"
+o=$(opened)
+start "$N"
+up "connect without a verification_token: connected" $((o + 1))
+push "$(event ev-notoken)"
+check "its event is acked 200 and the hook runs once" "200 1" "$(pushed .ack.code) $(ran "$N" ev-notoken)"
+stop "$CPID"
+event ev-notoken-cgi >"$T/nt.json"
+cgi "$N/larkhook.conf" "$T/nt.json"
+check "the same config as a CGI answers 500: no webhook without a token" 500 "$(status)"
+check_true "and the log says why" grep -q 'status=500 reason="no verification_token: this config is for larkhook connect' "$N/larkhook.log"
+check "and stores nothing" 0 "$(find "$N/spool/seen" -name "$(idhash ev-notoken-cgi)" | wc -l)"
+
 # --- two processes sharing one spool ------------------------------------------------
 lc_post reset >/dev/null
 o=$(opened)

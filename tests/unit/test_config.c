@@ -652,6 +652,13 @@ test_api_keys(void)
 	REJECTS("app_type bogus", TOKEN "app_id = a\napp_secret = s\napp_type = isv\n", 4, "self_built or store");
 	REJECTS("both secrets", TOKEN "app_id = a\napp_secret = s\napp_secret_file = f\n", 3, "not both");
 	REJECTS("app_id alone", TOKEN "app_id = a\n", 2, "app_secret");
+	/* connect checks no token: a config for it alone may leave it out */
+	rc = parse("app_id = cli_a1\napp_secret = s3cr3t-value\n", &c);
+	CHECK(rc == 0 && !c.token && !c.token_file && streq(c.app_id, "cli_a1"),
+	      "app_id and app_secret without a verification_token: a config for connect %s", err);
+	if (rc == 0)
+		cfg_free(&c);
+	REJECTS("no verification_token and no app_id", "spool = /tmp/x\n", 1, "only a config for larkhook connect");
 	REJECTS("app_secret without app_id", TOKEN "app_secret = hush-hush\n", 2, "needs app_id");
 	CHECK(!strstr(err, "hush-hush"), "the secret is not in the message: %s", err);
 	REJECTS("api_base without app_id", TOKEN "api_base = https://open.feishu.cn\n", 2, "needs app_id");
