@@ -30,6 +30,9 @@
 #define MAX_FRAGMENTS 1024	/* pieces of one message */
 #define MAX_MESSAGE_ID 256
 #define URL_MAX 4096
+#define ACK_HOLD_MS 100		/* acks waiting for the rest of their read go out after this at most */
+#define OUT_FLUSH (256 * 1024)	/* queued bytes that are sent at once */
+#define MASKS 256		/* masking keys drawn from the system at once */
 
 enum { CODE_OK = 0, CODE_BUSY = 1, CODE_INTERNAL = 1000040343, CODE_TOO_MANY = 1000040350 };
 
@@ -61,8 +64,12 @@ struct lc {
 	int32_t service;
 	long long last_rx, last_ping;
 	struct set sets[MAX_SETS];
-	unsigned char *out;		/* a frame being sent */
-	size_t outcap;
+	/* frames queued to go out in one write (flush) */
+	unsigned char *out;
+	size_t outlen, outcap;
+	long long out_since;		/* when the oldest queued frame was queued */
+	unsigned char masks[MASKS][4];	/* masking keys, one getrandom for many frames */
+	int masks_left;
 };
 
 static volatile sig_atomic_t stop;
@@ -248,38 +255,90 @@ send_all(struct lc *lc, const void *buf, size_t n)
 	return 0;
 }
 
-/* Frame f as one masked binary WebSocket message. */
+/* The next masking key: RFC 6455 asks for a fresh unpredictable one per
+ * frame; they are drawn from the system MASKS at a time. */
+static int
+next_mask(struct lc *lc, unsigned char mask[4])
+{
+	if (lc->masks_left == 0) {
+		if (crypto_random(&lc->masks[0][0], sizeof lc->masks))
+			return -1;
+		lc->masks_left = MASKS;
+	}
+	memcpy(mask, lc->masks[--lc->masks_left], 4);
+	explicit_bzero(lc->masks[lc->masks_left], 4);
+	return 0;
+}
+
+/* Room for n more bytes at lc->out + lc->outlen. */
+static int
+out_room(struct lc *lc, size_t n)
+{
+	size_t want = lc->outlen + n;
+	unsigned char *grown;
+
+	if (want <= lc->outcap)
+		return 0;
+	if (want < 2 * lc->outcap)
+		want = 2 * lc->outcap;
+	if (!(grown = realloc(lc->out, want)))
+		return -1;
+	lc->out = grown;
+	lc->outcap = want;
+	return 0;
+}
+
+/* Send every queued frame, in one write when the socket takes it. */
+static int
+flush(struct lc *lc)
+{
+	size_t n = lc->outlen;
+
+	lc->outlen = 0;
+	return n ? send_all(lc, lc->out, n) : 0;
+}
+
+/* Queue a WebSocket frame of opcode op with payload p[0..n), masked; it
+ * goes out with the next flush (at once when the queue is large). p may
+ * be NULL with the payload already at its place in the queue (its offset
+ * being lc->outlen + ws_head_len(n)), masked in place. */
+static int
+queue_ws(struct lc *lc, enum ws_opcode op, const void *p, size_t n)
+{
+	size_t head = ws_head_len(n);
+	unsigned char mask[4];
+
+	if (out_room(lc, n + head) || next_mask(lc, mask))
+		return -1;
+	if (lc->outlen == 0)
+		lc->out_since = hook_now_ms();
+	if (!p)
+		p = lc->out + lc->outlen + head;
+	lc->outlen += ws_frame(lc->out + lc->outlen, op, p, n, mask);
+	return lc->outlen >= OUT_FLUSH ? flush(lc) : 0;
+}
+
+/* Queue frame f as one masked binary WebSocket message. */
 static int
 send_frame(struct lc *lc, const struct frame *f)
 {
 	size_t n = frame_size(f), head = ws_head_len(n);
-	unsigned char mask[4];
 
-	if (n + head > lc->outcap) {
-		unsigned char *grown = realloc(lc->out, n + head);
-
-		if (!grown)
-			return -1;
-		lc->out = grown;
-		lc->outcap = n + head;
-	}
-	if (crypto_random(mask, sizeof mask))
+	if (out_room(lc, n + head))
 		return -1;
-	frame_encode(f, lc->out + head);
-	/* masked in place: ws.h allows the payload at out + head */
-	n = ws_frame(lc->out, WS_BINARY, lc->out + head, n, mask);
-	return send_all(lc, lc->out, n);
+	/* encoded where queue_ws masks it in place (ws.h allows it) */
+	frame_encode(f, lc->out + lc->outlen + head);
+	return queue_ws(lc, WS_BINARY, NULL, n);
 }
 
-/* A WebSocket control frame (pong, close) with payload p[0..n), n <= 125. */
+/* A WebSocket control frame (pong, close) with payload p[0..n), n <= 125,
+ * queued behind what is queued already, and everything sent. */
 static int
 send_control(struct lc *lc, enum ws_opcode op, const void *p, size_t n)
 {
-	unsigned char buf[125 + WS_FRAME_HEAD], mask[4];
-
-	if (n > 125 || crypto_random(mask, sizeof mask))
+	if (n > 125 || queue_ws(lc, op, p, n))
 		return -1;
-	return send_all(lc, buf, ws_frame(buf, op, p, n, mask));
+	return flush(lc);
 }
 
 static int
@@ -561,8 +620,10 @@ deliver(struct lc *lc, const unsigned char *json, size_t len, char **answer)
 	return st < 500 ? (int)st : 500;
 }
 
-/* The ack: f with every header it came with, biz_rt, and the code. Sent
- * only now, after deliver stored the event durably. */
+/* The ack: f with every header it came with, biz_rt, and the code. Queued
+ * only now, after deliver stored the event durably; it goes out with the
+ * other acks of the same read (readable), or once it has waited
+ * ACK_HOLD_MS. */
 static int
 ack(struct lc *lc, const struct frame *f, int code, const char *answer, long long ms)
 {
@@ -582,6 +643,8 @@ ack(struct lc *lc, const struct frame *f, int code, const char *answer, long lon
 		n = sprintf(payload, "{\"code\":%d}", code);
 	a.payload = (struct frame_str){ payload, (size_t)n };
 	rc = send_frame(lc, &a);
+	if (rc == 0 && lc->outlen && hook_now_ms() - lc->out_since >= ACK_HOLD_MS)
+		rc = flush(lc);
 out:
 	free(payload);
 	free(b64);
@@ -693,7 +756,10 @@ events(struct lc *lc)
 	return 0;
 }
 
-/* Read what is there. -1 when the connection is over. */
+/* Read what is there. The events of one read are stored one after the
+ * other, and their acks then leave together in one write: an ack is
+ * queued only after its event is durable, so none can leave before.
+ * -1 when the connection is over. */
 static int
 readable(struct lc *lc)
 {
@@ -709,7 +775,7 @@ readable(struct lc *lc)
 			return -1;
 		}
 		lc->last_rx = hook_now_ms();
-		if (ws_rx_feed(&lc->rx, buf, (size_t)r) || events(lc))
+		if (ws_rx_feed(&lc->rx, buf, (size_t)r) || events(lc) || flush(lc))
 			return -1;
 	}
 }
@@ -744,7 +810,7 @@ serve(struct lc *lc)
 	int fd = http_conn_fd(lc->conn);
 
 	lc->last_rx = hook_now_ms();
-	if (ping(lc) || events(lc))	/* a ping at once; frames that came with the 101 */
+	if (ping(lc) || events(lc) || flush(lc))	/* a ping at once; frames that came with the 101 */
 		return LOST;
 	for (;;) {
 		long long now = hook_now_ms();
@@ -755,7 +821,7 @@ serve(struct lc *lc)
 			        "reconnecting", (now - lc->last_rx) / 1000);
 			return LOST;
 		}
-		if (now >= lc->last_ping + (long long)lc->t.ping * 1000 && ping(lc))
+		if (now >= lc->last_ping + (long long)lc->t.ping * 1000 && (ping(lc) || flush(lc)))
 			return LOST;
 		expire_sets(lc, now);
 		ready = wait_for(lc, fd, POLLIN, earliest(lc, hook_now_ms()));
@@ -773,6 +839,7 @@ hang_up(struct lc *lc)
 {
 	http_conn_close(lc->conn);
 	lc->conn = NULL;
+	lc->outlen = 0;	/* what a lost connection did not take: Feishu redelivers */
 	ws_rx_free(&lc->rx);
 	for (int i = 0; i < MAX_SETS; i++)
 		drop_set(&lc->sets[i]);
