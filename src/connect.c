@@ -288,12 +288,14 @@ out_room(struct lc *lc, size_t n)
 	return 0;
 }
 
-/* Send every queued frame, in one write when the socket takes it. */
+/* Send every queued frame, in one write when the socket takes it; the
+ * log lines held for them are written first. */
 static int
 flush(struct lc *lc)
 {
 	size_t n = lc->outlen;
 
+	log_release();
 	lc->outlen = 0;
 	return n ? send_all(lc, lc->out, n) : 0;
 }
@@ -643,8 +645,10 @@ ack(struct lc *lc, const struct frame *f, int code, const char *answer, long lon
 		n = sprintf(payload, "{\"code\":%d}", code);
 	a.payload = (struct frame_str){ payload, (size_t)n };
 	rc = send_frame(lc, &a);
-	if (rc == 0 && lc->outlen && hook_now_ms() - lc->out_since >= ACK_HOLD_MS)
+	if (rc == 0 && lc->outlen && hook_now_ms() - lc->out_since >= ACK_HOLD_MS) {
 		rc = flush(lc);
+		log_hold();	/* the rest of the read: readable releases */
+	}
 out:
 	free(payload);
 	free(b64);
@@ -764,6 +768,7 @@ static int
 readable(struct lc *lc)
 {
 	unsigned char buf[65536];
+	int bad;
 
 	for (;;) {
 		ssize_t r = http_conn_recv(lc->conn, buf, sizeof buf);
@@ -775,7 +780,9 @@ readable(struct lc *lc)
 			return -1;
 		}
 		lc->last_rx = hook_now_ms();
-		if (ws_rx_feed(&lc->rx, buf, (size_t)r) || events(lc) || flush(lc))
+		log_hold();	/* the read's log lines go out in one write too */
+		bad = ws_rx_feed(&lc->rx, buf, (size_t)r) || events(lc);
+		if (flush(lc) || bad)
 			return -1;
 	}
 }

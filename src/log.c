@@ -2,6 +2,7 @@
  * write(2) so concurrent CGI processes never interleave within a line */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,14 @@
 #include "log.h"
 
 static int sink = 2;
+
+/* Lines held by log_hold, written whole and in order by log_release. */
+static struct {
+	int on;
+	long pid;		/* getpid() once per hold */
+	size_t len;
+	char buf[65536];
+} held;
 
 int
 log_open(const char *path)
@@ -100,11 +109,54 @@ emit(const char *text)
 	size_t n;
 
 	n = (size_t)utc_stamp(line, sizeof line, time(NULL));
-	n += (size_t)snprintf(line + n, sizeof line - n, " larkhook[%ld]: %s", (long)getpid(), text);
+	n += (size_t)snprintf(line + n, sizeof line - n, " larkhook[%ld]: %s",
+	                      held.on ? held.pid : (long)getpid(), text);
 	if (n > sizeof line - 2)
 		n = sizeof line - 2;
 	line[n++] = '\n';
-	io_write_all(sink, line, n);
+	if (!held.on) {
+		io_write_all(sink, line, n);
+		return;
+	}
+	if (held.len + n > sizeof held.buf) {
+		io_write_all(sink, held.buf, held.len);
+		held.len = 0;
+	}
+	memcpy(held.buf + held.len, line, n);
+	held.len += n;
+}
+
+/* A child forked while lines are held (the runner kick) neither writes
+ * nor keeps them: they are its parent's. */
+static void
+forked(void)
+{
+	held.on = 0;
+	held.len = 0;
+}
+
+void
+log_hold(void)
+{
+	static int registered;
+
+	if (!registered && pthread_atfork(NULL, NULL, forked) == 0)
+		registered = 1;
+	if (!registered || held.on)
+		return;
+	held.pid = (long)getpid();
+	held.on = 1;
+}
+
+void
+log_release(void)
+{
+	if (!held.on)
+		return;
+	held.on = 0;
+	if (held.len)
+		io_write_all(sink, held.buf, held.len);
+	held.len = 0;
 }
 
 void

@@ -19,6 +19,13 @@ int log_fd(void);
  * Returns the length written. Pure. */
 size_t log_escape(char *out, size_t outsz, const char *in, size_t n, size_t cap);
 
+/* Hold lines in memory from now until log_release, which writes them in
+ * one write(2) (lines stay whole and in order; a full buffer is written
+ * earlier). For a caller handling many requests at once, and only between
+ * two points where it may not block (a forked child drops what is held). */
+void log_hold(void);
+void log_release(void);
+
 /* One line of trusted text (printf format), prefixed with time and pid. */
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
