@@ -288,13 +288,16 @@ out_room(struct lc *lc, size_t n)
 	return 0;
 }
 
-/* Send every queued frame, in one write when the socket takes it; the
- * log lines held for them are written first. */
+/* Send every queued frame, in one write when the socket takes it. Before
+ * that, the runner is kicked for the events stored since the last flush
+ * (an ack never precedes its event's kick, as a webhook's answer does not)
+ * and the log lines held for them are written. */
 static int
 flush(struct lc *lc)
 {
 	size_t n = lc->outlen;
 
+	intake_kick(&lc->in);
 	log_release();
 	lc->outlen = 0;
 	return n ? send_all(lc, lc->out, n) : 0;
@@ -871,7 +874,7 @@ int
 connect_run(struct config *c)
 {
 	struct lc lc = {
-		.c = c, .in = { c, SPOOL_INIT(c->spool), -1 },
+		.c = c, .in = { c, SPOOL_INIT(c->spool), -1, 1, 0 },
 		.t = { 120, 120, 30, -1 },	/* the SDKs' defaults */
 		.rx = WS_RX_INIT(c->max_body + 65536),
 	};

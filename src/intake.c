@@ -71,7 +71,20 @@ intake_event(struct intake *in, struct lark_event *ev, char **body, const char *
 	}
 	st = spool_store(&in->spool, &r, &dup, reason);
 	/* a duplicate kicks too: retries that came due wait for a request */
-	if (st == ST_OK)
-		runner_kick(c, &in->runner_lock);
+	if (st == ST_OK) {
+		if (in->kick_later)
+			in->kick_due = 1;
+		else
+			runner_kick(c, &in->runner_lock);
+	}
 	return st;
+}
+
+void
+intake_kick(struct intake *in)
+{
+	if (!in->kick_due)
+		return;
+	in->kick_due = 0;
+	runner_kick(in->c, &in->runner_lock);
 }

@@ -14,6 +14,10 @@ struct intake {
 	const struct config *c;
 	struct spool spool;	/* its directories stay open */
 	int runner_lock;	/* -1 at first; see runner_kick */
+	/* 1: a stored event only marks the runner kick due (kick_due), and
+	 * the caller calls intake_kick before it answers: one kick for the
+	 * events it answers at once (the long connection's acks of a read) */
+	int kick_later, kick_due;
 };
 
 /* Route ev and store it durably (or run its reply hook), then start the
@@ -24,5 +28,8 @@ struct intake {
  * the log line. */
 enum status intake_event(struct intake *in, struct lark_event *ev, char **body,
                          const char **reason);
+
+/* The runner kick marked due by intake_event under kick_later, if any. */
+void intake_kick(struct intake *in);
 
 #endif

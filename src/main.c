@@ -136,7 +136,7 @@ out:
 static int
 serve(int fastcgi, const char *file)
 {
-	struct server sv = { NULL, { NULL, SPOOL_INIT(NULL), -1 } };
+	struct server sv = { NULL, { NULL, SPOOL_INIT(NULL), -1, 0, 0 } };
 	struct config cfg;
 	struct transport *t;
 	struct request rq;
