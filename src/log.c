@@ -108,7 +108,17 @@ emit(const char *text)
 	char line[6272];
 	size_t n;
 
-	n = (size_t)utc_stamp(line, sizeof line, time(NULL));
+	static char stamp[32];
+	static size_t stamp_len;
+	static time_t stamp_of = -1;
+	time_t now = time(NULL);
+
+	if (now != stamp_of) {	/* one formatting a second, not one a line */
+		stamp_len = (size_t)utc_stamp(stamp, sizeof stamp, now);
+		stamp_of = now;
+	}
+	memcpy(line, stamp, stamp_len);
+	n = stamp_len;
 	n += (size_t)snprintf(line + n, sizeof line - n, " larkhook[%ld]: %s",
 	                      held.on ? held.pid : (long)getpid(), text);
 	if (n > sizeof line - 2)
