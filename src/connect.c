@@ -288,15 +288,34 @@ out_room(struct lc *lc, size_t n)
 	return 0;
 }
 
+/* Make the events stored since the last flush durable together: one
+ * fsync of new/ and one of seen/ (spool_commit). 0 when they are; -1 when
+ * they were undone, and their acks may not be sent. */
+static int
+commit(struct lc *lc)
+{
+	struct spool *sp = &lc->in.spool;
+
+	if (spool_commit(sp) == 0 && sp->undone == 0)
+		return 0;
+	log_msg("connect: %d stored events undone: new/ or seen/ cannot be made durable (%s); their "
+	        "acks are not sent, so Feishu delivers them again", sp->undone, strerror(errno));
+	sp->undone = 0;
+	return -1;
+}
+
 /* Send every queued frame, in one write when the socket takes it. Before
- * that, the runner is kicked for the events stored since the last flush
- * (an ack never precedes its event's kick, as a webhook's answer does not)
- * and the log lines held for them are written. */
+ * that, the events stored since the last flush are made durable (commit:
+ * when that fails, nothing queued is sent), the runner is kicked for them
+ * (an ack never precedes its event's kick, as a webhook's answer does
+ * not), and the log lines held for them are written. */
 static int
 flush(struct lc *lc)
 {
 	size_t n = lc->outlen;
 
+	if (commit(lc))
+		n = 0;
 	intake_kick(&lc->in);
 	log_release();
 	lc->outlen = 0;
@@ -849,7 +868,12 @@ hang_up(struct lc *lc)
 {
 	http_conn_close(lc->conn);
 	lc->conn = NULL;
-	lc->outlen = 0;	/* what a lost connection did not take: Feishu redelivers */
+	/* what a lost connection did not take: Feishu redelivers; what was
+	 * stored meanwhile is made durable and run all the same */
+	lc->outlen = 0;
+	commit(lc);
+	intake_kick(&lc->in);
+	log_release();
 	ws_rx_free(&lc->rx);
 	for (int i = 0; i < MAX_SETS; i++)
 		drop_set(&lc->sets[i]);
@@ -899,6 +923,7 @@ connect_run(struct config *c)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &lc.waiting);
+	lc.in.spool.hold = 1;	/* group commit: flush */
 	sigdelset(&lc.waiting, SIGTERM);
 	sigdelset(&lc.waiting, SIGINT);
 	spool_prepare(c->spool);

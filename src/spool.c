@@ -106,6 +106,12 @@ spool_close(struct spool *sp)
 {
 	int *fds[] = { &sp->tmp, &sp->new, &sp->seen };
 
+	if (sp->nheld)
+		spool_commit(sp);
+	free(sp->held);
+	sp->held = NULL;
+	sp->capheld = 0;
+
 	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
@@ -244,6 +250,12 @@ make_names(const char *id, struct names *nm)
 	return 0;
 }
 
+/* A store left for spool_commit: its record's descriptor (locked). */
+struct spool_held {
+	int fd, jobs;
+	struct names nm;
+};
+
 static int
 job_name(const struct names *nm, int index, char *out, size_t n)
 {
@@ -252,10 +264,10 @@ job_name(const struct names *nm, int index, char *out, size_t n)
 	return len < 0 || (size_t)len >= n ? -1 : 0;
 }
 
-/* Undo a claim whose jobs could not all be made durable (the caller still
- * holds the record's lock, so nobody has taken them). */
+/* Remove the jobs made, the claim and the record of an intake (the
+ * caller still holds the record's lock, so nobody has taken them). */
 static void
-rollback(const struct spool *sp, struct names *nm, int made)
+unmake(const struct spool *sp, struct names *nm, int made)
 {
 	for (int i = 0; i < made; i++) {
 		if (job_name(nm, i, nm->job, sizeof nm->job) == 0)
@@ -263,8 +275,70 @@ rollback(const struct spool *sp, struct names *nm, int made)
 	}
 	unlinkat(sp->seen, nm->hash, 0);
 	unlinkat(sp->tmp, nm->tmp, 0);
+}
+
+/* Undo a claim whose jobs could not all be made durable. */
+static void
+rollback(const struct spool *sp, struct names *nm, int made)
+{
+	unmake(sp, nm, made);
 	fsync(sp->new);
 	fsync(sp->seen);
+}
+
+int
+spool_commit(struct spool *sp)
+{
+	int rc = 0, e = 0;
+
+	if (sp->nheld == 0)
+		return 0;
+	if (fsync(sp->new) || fsync(sp->seen)) {
+		e = errno;
+		for (int i = 0; i < sp->nheld; i++)
+			unmake(sp, &sp->held[i].nm, sp->held[i].jobs);
+		fsync(sp->new);
+		fsync(sp->seen);
+		sp->undone += sp->nheld;
+		rc = -1;
+	} else {
+		for (int i = 0; i < sp->nheld; i++)
+			if (sp->held[i].jobs == 0)
+				unlinkat(sp->tmp, sp->held[i].nm.tmp, 0);
+	}
+	/* durable or undone: only now may a duplicate or the runner take them */
+	for (int i = 0; i < sp->nheld; i++)
+		close(sp->held[i].fd);
+	sp->nheld = 0;
+	errno = e;
+	return rc;
+}
+
+/* 1 when a held store claimed hash. */
+static int
+held_claim(const struct spool *sp, const char *hash)
+{
+	for (int i = 0; i < sp->nheld; i++)
+		if (memcmp(sp->held[i].nm.hash, hash, 64) == 0)
+			return 1;
+	return 0;
+}
+
+/* Room for one more held store. 0 when there is. */
+static int
+held_room(struct spool *sp)
+{
+	struct spool_held *grown;
+	int cap;
+
+	if (sp->nheld < sp->capheld)
+		return 0;
+	cap = sp->capheld ? 2 * sp->capheld : 64;
+	if (!(grown = realloc(sp->held, (size_t)cap * sizeof *grown)))
+		return -1;
+	sp->held = grown;
+	sp->capheld = cap;
+	return 0;
 }
 
 /* Mark in have[0..jobs) the indexes of the jobs of hash found in dir. */
@@ -470,9 +544,10 @@ claim(const struct spool *sp, struct names *nm, const char **reason)
  * record leaves tmp/ the moment the last job exists, so a tmp/ record
  * whose inode is claimed in seen/ always means an intake that did not
  * finish (finish_claim). The job name is new: arrival time and event id.
- * Then make them durable. The number made, or -1 - made on failure. */
+ * Then make them durable, unless held (spool_commit does). The number
+ * made, or -1 - made on failure. */
 static int
-make_jobs(const struct spool *sp, struct names *nm, int jobs)
+make_jobs(const struct spool *sp, struct names *nm, int jobs, int held)
 {
 	int made = 0;
 
@@ -482,6 +557,8 @@ make_jobs(const struct spool *sp, struct names *nm, int jobs)
 		                     : renameat(sp->tmp, nm->tmp, sp->new, nm->job)))
 			return -1 - made;
 	}
+	if (held)
+		return made;
 	if (fsync(sp->new) || fsync(sp->seen))
 		return -1 - made;
 	if (jobs == 0)
@@ -497,7 +574,7 @@ store(struct spool *sp, const struct spool_record *r, int *duplicate, const char
 	struct names nm;
 	size_t len = 0;
 	char *buf = NULL;
-	int fd, made, e;
+	int fd, made, e, held;
 
 	*reason = "spool: cannot open its tmp/, new/ or seen/";
 	if (sp->tmp < 0 && (e = open_dirs(sp)) != 0) {
@@ -513,6 +590,11 @@ store(struct spool *sp, const struct spool_record *r, int *duplicate, const char
 		errno = ENOMEM;
 		return ST_UNAVAILABLE;
 	}
+	/* a held claim of this id: its lock is ours, so commit it first */
+	if (sp->nheld && held_claim(sp, nm.hash))
+		spool_commit(sp);
+	/* without room to keep it, this store is made durable at once */
+	held = sp->hold && held_room(sp) == 0;
 	*reason = "spool: cannot write the record";
 	fd = write_tmp(sp->tmp, nm.tmp, buf, len);
 	free(buf);
@@ -535,15 +617,17 @@ store(struct spool *sp, const struct spool_record *r, int *duplicate, const char
 		return ST_UNAVAILABLE;
 	}
 	*reason = "spool: cannot queue the job in new/";
-	if ((made = make_jobs(sp, &nm, r->jobs)) < 0) {
+	if ((made = make_jobs(sp, &nm, r->jobs, held)) < 0) {
 		e = errno;
 		rollback(sp, &nm, -1 - made);
 		close(fd);
 		errno = e;
 		return ST_UNAVAILABLE;
 	}
-	/* durable: only now may a duplicate or the runner take the record */
-	close(fd);
+	if (held)
+		sp->held[sp->nheld++] = (struct spool_held){ fd, r->jobs, nm };
+	else
+		close(fd);	/* durable: only now may a duplicate or the runner take the record */
 	*reason = r->jobs ? "event stored" : "event stored, no job (each path empty or missing)";
 	return ST_OK;
 }

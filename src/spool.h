@@ -45,16 +45,24 @@ struct spool_job {
 #define SPOOL_WAIT_MS 2000	/* a duplicate waits this long for a writer at work, then 503 (Feishu waits 3 s) */
 #define SPOOL_MAX_JOBS 10000	/* jobs one event may make with each = (links per inode stay far below the filesystem limit) */
 
+struct spool_held;
+
 /* A spool in use. store keeps tmp/, new/ and seen/ open from the first
  * event to spool_close, so a FastCGI responder walks no directory path per
  * event. */
 struct spool {
 	const char *path;
 	int tmp, new, seen;	/* -1 when not open */
+	/* group commit (set hold to 1): see spool_commit */
+	int hold;
+	int undone;		/* held stores a failed commit undid, since the caller cleared it */
+	struct spool_held *held;
+	int nheld, capheld;
 };
 
-#define SPOOL_INIT(p) { (p), -1, -1, -1 }
+#define SPOOL_INIT(p) { (p), -1, -1, -1, 0, 0, NULL, 0, 0 }
 
+/* Commits what is held (spool_commit), then closes the directories. */
 void spool_close(struct spool *sp);
 
 /* Create the spool tree (0700) where parts are missing. 0 on success. */
@@ -77,6 +85,20 @@ char *spool_format(const struct spool_record *r, size_t *len);
  * this call left nothing claimed. *reason is static text for the log. */
 enum status spool_store(struct spool *sp, const struct spool_record *r,
                         int *duplicate, const char **reason);
+
+/* Group commit, for a caller that answers many events at once (the long
+ * connection). With sp->hold set, a store that claims its id returns ST_OK
+ * with its record still written, fsynced, claimed in seen/ and its jobs in
+ * new/, but new/ and seen/ not yet fsynced and the record's lock still
+ * held: it is not durable yet, and nothing may be answered for it. This
+ * makes every such store durable: one fsync of new/ and one of seen/ for
+ * all of them, then their locks released. 0 on success; on failure every
+ * held store is undone as a failed store is (jobs, claim and record
+ * removed), sp->undone counts them, and -1. A store meeting a held claim
+ * of its own id commits first (a duplicate waits for the writer's lock,
+ * which would be its own). A caller answers a held store 200 only after a
+ * commit that returned 0 with sp->undone still 0. */
+int spool_commit(struct spool *sp);
 
 /* Parse a record in buf[0..len) (NUL-terminated) in place into j, whose
  * pointers then point into buf; j->buf is left NULL. 0 on success. Pure. */
