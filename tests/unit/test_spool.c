@@ -120,6 +120,72 @@ main(void)
 		      "after the whole tree went: one claim, one job");
 	}
 
+	/* group commit (doc/4-spool.md §4.4): held stores are claimed and
+	 * queued but locked until spool_commit fsyncs new/ and seen/ once */
+	{
+		int nnew = entries("new", NULL, 0), nseen = entries("seen", NULL, 0), probe, bad;
+		char path[512];
+
+		sp.hold = 1;
+		r.each = NULL;
+		r.jobs = 1;
+		r.id = "held-1";
+		CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup, "held: first store (%s)", reason);
+		r.id = "held-2";
+		CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup, "held: second store");
+		CHECK(sp.nheld == 2 && entries("new", NULL, 0) == nnew + 2 && entries("seen", NULL, 0) == nseen + 2,
+		      "held: both claimed and queued, both held");
+		/* not durable yet: its writer's lock (on the record, seen/IDHASH) is held */
+		{
+			struct bytes part = { "held-2", 6 };
+			unsigned char md[32];
+			char hex[65];
+
+			crypto_sha256(&part, 1, md);
+			crypto_hex(md, 32, hex);
+			snprintf(path, sizeof path, "%s/seen/%s", spool, hex);
+		}
+		probe = open(path, O_RDONLY);
+		CHECK(probe >= 0 && flock(probe, LOCK_EX | LOCK_NB) != 0, "held: its record is still locked");
+		CHECK(spool_commit(&sp) == 0 && sp.nheld == 0 && sp.undone == 0, "held: committed");
+		CHECK(flock(probe, LOCK_EX | LOCK_NB) == 0, "held: committed, its lock is free");
+		close(probe);
+
+		/* a store meeting its own held claim commits first: a duplicate at
+		 * once (its wait for the writer's lock would be for its own) */
+		r.id = "held-3";
+		CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup && sp.nheld == 1, "held: third store");
+		CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && dup && sp.nheld == 0,
+		      "held: its duplicate in the same batch commits it and is a duplicate, 200 (%s)", reason);
+		nnew = entries("new", NULL, 0);
+		nseen = entries("seen", NULL, 0);
+
+		/* a commit whose fsync fails undoes every held store: an O_PATH
+		 * descriptor of seen/ serves unlinkat but refuses fsync */
+		r.id = "held-4";
+		CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup, "held: fourth store");
+		r.id = "held-5";
+		r.each = "items";
+		r.jobs = 2;
+		CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup, "held: fifth store, two jobs");
+		CHECK(entries("new", NULL, 0) == nnew + 3, "held: three jobs queued");
+		snprintf(path, sizeof path, "%s/seen", spool);
+		bad = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		CHECK(bad >= 0, "an O_PATH descriptor of seen/");
+		close(sp.seen);
+		sp.seen = bad;
+		CHECK(spool_commit(&sp) == -1 && sp.undone == 2 && sp.nheld == 0,
+		      "held: a failed commit undoes both (undone %d)", sp.undone);
+		CHECK(entries("new", NULL, 0) == nnew && entries("seen", NULL, 0) == nseen &&
+		      entries("tmp", NULL, 0) == 0, "held: ... leaving no job, no claim, no record");
+		sp.undone = 0;
+		spool_close(&sp);	/* the next store opens the directories again */
+		CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup && spool_commit(&sp) == 0,
+		      "held: the redelivery of an undone event is stored anew, not a duplicate");
+		CHECK(entries("new", NULL, 0) == nnew + 2 && entries("seen", NULL, 0) == nseen + 1,
+		      "held: ... with its two jobs");
+	}
+
 	spool_close(&sp);
 	{
 		char cmd[160];
