@@ -276,6 +276,39 @@ else
 	fail "strace: the store precedes the ack" "rec=$rec into=$into seen=$seen send=$send; $(head -c 3000 "$R/main")"
 fi
 
+# --- many events in one read: stored, committed together, then acked at once ------
+# doc/10-connect.md §10.4 step 7: the events of one read are stored one by one,
+# made durable together (one fsync of new/ and one of seen/), and their acks
+# leave in one write. Under strace: no sendto while a store is not yet
+# committed (between a rename into new/ and the next fsync of seen/).
+R=$T/stream
+lcsite "$R"
+o=$(opened)
+env -i PATH=/usr/bin:/bin strace -f -y -qq -o "$R/trace" -e trace=fsync,renameat,linkat,sendto \
+	"${RUNAS[@]}" "$BIN" -c "$R/larkhook.conf" connect </dev/null >"$R/stdout.log" 2>&1 &
+SPID=$!
+PIDS+=("$SPID")
+up "a stream under strace: connected" $((o + 1))
+LPID=$(pgrep -P "$SPID")
+lc_post stream "{\"conn\":$(newest),\"count\":40,\"window\":40,\"timeout\":60}" >"$T/stream.out"
+check "a stream of 40 events at once: all acked 200, each echoing its frame" "40 0" \
+	"$(jq -r '"\(.codes["200"] // 0) \(.echo_bad)"' "$T/stream.out")"
+idle "$R/spool"
+check "... and each stored and run once" "40 40" \
+	"$(wc -l <"$R/hook.ran") $(sort -u "$R/hook.ran" | wc -l)"
+kill -TERM "$LPID"
+wait "$SPID"
+grep "^$LPID " "$R/trace" | grep -v 'resumed>' >"$R/main"
+read -r renames commits early < <(awk -v new="<$R/spool/new>" -v seen="<$R/spool/seen>)" '
+	/renameat\(/ && index($0, new) { n++; open = 1 }
+	/^[0-9]+ +fsync\(/ && index($0, seen) { c++; open = 0 }
+	/sendto\(/ && open { bad++ }
+	END { print n + 0, c + 0, bad + 0 }' "$R/main")
+check "strace: no ack written while a stored event is not yet committed" "40 0" "$renames $early"
+# the emulator writes the 40 frames at once: they come in far fewer reads
+check_true "strace: new/ and seen/ fsynced once per read, not per event ($commits commits for $renames events)" \
+	test "$commits" -ge 1 -a "$commits" -lt "$renames"
+
 # --- a storage fault acks 500; the redelivery is stored once fixed ------------------
 o=$(opened)
 start "$S"

@@ -1,6 +1,8 @@
 /* test_log.c: escaping of request-derived text and the request line */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "t.h"
@@ -63,6 +65,38 @@ main(void)
 
 		snprintf(cmd, sizeof cmd, "test \"$(stat -c %%a %s)\" = 600", path);
 		CHECK(system(cmd) == 0, "log file created 0600");
+	}
+	/* held lines (the long connection's batch): nothing written until the
+	 * release, then all of them in order, whole; a child forked meanwhile
+	 * writes its own lines at once and none of its parent's */
+	{
+		struct stat st0, st;
+		pid_t child;
+		char *a, *b, *c, *k;
+
+		CHECK(stat(path, &st0) == 0, "log size known");
+		log_hold();
+		log_msg("held %s", "one");
+		log_request(200, "event stored", "a.b", "held-two");
+		CHECK(stat(path, &st) == 0 && st.st_size == st0.st_size, "held: nothing written yet");
+		if ((child = fork()) == 0) {
+			log_msg("from the child");
+			_exit(0);
+		}
+		waitpid(child, NULL, 0);
+		log_msg("held three");
+		log_release();
+		fd = open(path, O_RDONLY);
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		a = strstr(buf, "]: held one\n");
+		b = strstr(buf, "id=\"held-two\"\n");
+		c = strstr(buf, "]: held three\n");
+		k = strstr(buf, "]: from the child\n");
+		CHECK(a && b && c && a < b && b < c, "held: released in order, each line whole");
+		CHECK(k && k < a, "held: the forked child's line was written at once, before the release");
+		CHECK(a && !strstr(a + strlen("]: held one"), "held one"), "held: the child wrote none of its parent's held lines");
 	}
 	unlink(path);
 	rmdir(dir);
