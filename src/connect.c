@@ -70,6 +70,7 @@ struct lc {
 	long long out_since;		/* when the oldest queued frame was queued */
 	unsigned char masks[MASKS][4];	/* masking keys, one getrandom for many frames */
 	int masks_left;
+	int broken;			/* a send failed: the connection is lost */
 };
 
 static volatile sig_atomic_t stop;
@@ -295,11 +296,13 @@ static int
 commit(struct lc *lc)
 {
 	struct spool *sp = &lc->in.spool;
+	int failed = spool_commit(sp), e = errno;
 
-	if (spool_commit(sp) == 0 && sp->undone == 0)
+	if (!failed && sp->undone == 0)
 		return 0;
-	log_msg("connect: %d stored events undone: new/ or seen/ cannot be made durable (%s); their "
-	        "acks are not sent, so Feishu delivers them again", sp->undone, strerror(errno));
+	log_msg("connect: %d stored events undone: new/ or seen/ cannot be made durable%s%s; their "
+	        "acks are not sent, so Feishu delivers them again", sp->undone, failed ? ": " : "",
+	        failed ? strerror(e) : "");
 	sp->undone = 0;
 	return -1;
 }
@@ -319,7 +322,9 @@ flush(struct lc *lc)
 	intake_kick(&lc->in);
 	log_release();
 	lc->outlen = 0;
-	return n ? send_all(lc, lc->out, n) : 0;
+	if (lc->broken || (n && send_all(lc, lc->out, n)))
+		lc->broken = 1;	/* a frame may be cut: nothing more can follow it */
+	return lc->broken ? -1 : 0;
 }
 
 /* Queue a WebSocket frame of opcode op with payload p[0..n), masked; it
@@ -633,8 +638,17 @@ deliver(struct lc *lc, const unsigned char *json, size_t len, char **answer)
 	/* the SDKs check no token on this authenticated channel */
 	st = lark_classify_plain(lc->c, (const char *)json, len, 0, &ev);
 	reason = ev.reason;
-	if (st == ST_OK && !ev.challenge)
+	if (st == ST_OK && !ev.challenge) {
+		const struct hook *h = cfg_route(lc->c, ev.type);
+
+		/* a reply hook may take its whole timeout: what the read stored
+		 * so far is committed and acked first, not held behind it */
+		if (h && h->reply) {
+			flush(lc);	/* a failed send: the read's end finds it (broken) */
+			log_hold();
+		}
 		st = intake_event(&lc->in, &ev, answer, &reason);
+	}
 	log_request((int)st, reason, ev.said_type, ev.said_id);
 	lark_event_free(&ev);
 	if (st == ST_OK)
@@ -868,6 +882,7 @@ hang_up(struct lc *lc)
 {
 	http_conn_close(lc->conn);
 	lc->conn = NULL;
+	lc->broken = 0;
 	/* what a lost connection did not take: Feishu redelivers; what was
 	 * stored meanwhile is made durable and run all the same */
 	lc->outlen = 0;
