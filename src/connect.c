@@ -658,6 +658,25 @@ deliver(struct lc *lc, const unsigned char *json, size_t len, char **answer)
 	return st < 500 ? (int)st : 500;
 }
 
+/* v in decimal at out (no NUL); the length. */
+static size_t
+decimal(char *out, long long v)
+{
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+	char digits[24];
+	size_t n = 0, o = 0;
+
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		out[o++] = '-';
+	while (n)
+		out[o++] = digits[--n];
+	return o;
+}
+
 /* The ack: f with every header it came with, biz_rt, and the code. Queued
  * only now, after deliver stored the event durably; it goes out with the
  * other acks of the same read (readable), or once it has waited
@@ -666,19 +685,23 @@ static int
 ack(struct lc *lc, const struct frame *f, int code, const char *answer, long long ms)
 {
 	struct frame a = *f;
-	char rt[24], *b64 = NULL, *payload;
+	char rt[24], plain[32], *b64 = NULL, *payload = plain;
 	int rc = -1, n;
 
-	snprintf(rt, sizeof rt, "%lld", ms);
+	rt[decimal(rt, ms)] = '\0';
 	frame_add(&a, "biz_rt", rt);	/* frame.h keeps a spare slot for it */
-	if (answer && !(b64 = crypto_b64encode((const unsigned char *)answer, strlen(answer))))
-		return -1;
-	if (!(payload = malloc(64 + (b64 ? strlen(b64) : 0))))
-		goto out;
-	if (b64)
+	if (answer) {
+		if (!(b64 = crypto_b64encode((const unsigned char *)answer, strlen(answer))))
+			return -1;
+		if (!(payload = malloc(64 + strlen(b64))))
+			goto out;
 		n = sprintf(payload, "{\"code\":%d,\"data\":\"%s\"}", code, b64);
-	else
-		n = sprintf(payload, "{\"code\":%d}", code);
+	} else {
+		/* {"code":N}, the usual ack, without a format or an allocation */
+		memcpy(plain, "{\"code\":", 8);
+		n = 8 + (int)decimal(plain + 8, code);
+		plain[n++] = '}';
+	}
 	a.payload = (struct frame_str){ payload, (size_t)n };
 	rc = send_frame(lc, &a);
 	if (rc == 0 && lc->outlen && hook_now_ms() - lc->out_since >= ACK_HOLD_MS) {
@@ -686,7 +709,8 @@ ack(struct lc *lc, const struct frame *f, int code, const char *answer, long lon
 		log_hold();	/* the rest of the read: readable releases */
 	}
 out:
-	free(payload);
+	if (payload != plain)
+		free(payload);
 	free(b64);
 	return rc;
 }

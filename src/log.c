@@ -102,6 +102,39 @@ utc_stamp(char *out, size_t n, time_t t)
 			secs / 60 % 60, secs % 60);
 }
 
+/* s appended to buf[0..cap) at *n, cut to fit (one byte kept for a NUL). */
+static void
+put(char *buf, size_t cap, size_t *n, const char *s)
+{
+	size_t k = strlen(s);
+
+	if (*n >= cap)
+		return;
+	if (k > cap - 1 - *n)
+		k = cap - 1 - *n;
+	memcpy(buf + *n, s, k);
+	*n += k;
+	buf[*n] = '\0';
+}
+
+/* " larkhook[PID]: " without snprintf, which cost more than the rest of
+ * a line */
+static void
+put_pid(char *buf, size_t cap, size_t *n, long pid)
+{
+	char p[40] = " larkhook[", digits[24];
+	size_t k = 10, d = 0;
+
+	do {
+		digits[d++] = (char)('0' + pid % 10);
+		pid /= 10;
+	} while (pid > 0);
+	while (d)
+		p[k++] = digits[--d];
+	memcpy(p + k, "]: ", 4);
+	put(buf, cap, n, p);
+}
+
 static void
 emit(const char *text)
 {
@@ -119,8 +152,8 @@ emit(const char *text)
 	}
 	memcpy(line, stamp, stamp_len);
 	n = stamp_len;
-	n += (size_t)snprintf(line + n, sizeof line - n, " larkhook[%ld]: %s",
-	                      held.on ? held.pid : (long)getpid(), text);
+	put_pid(line, sizeof line, &n, held.on ? held.pid : (long)getpid());
+	put(line, sizeof line, &n, text);
 	if (n > sizeof line - 2)
 		n = sizeof line - 2;
 	line[n++] = '\n';
@@ -191,17 +224,34 @@ log_msg(const char *fmt, ...)
 void
 log_request(int status, const char *reason, const char *type, const char *id)
 {
-	char t[4 * LOG_FIELD_MAX + 8], i[4 * LOG_FIELD_MAX + 8], text[2 * sizeof t + 256];
-	size_t n;
+	char t[4 * LOG_FIELD_MAX + 8], i[4 * LOG_FIELD_MAX + 8], text[2 * sizeof t + 256], code[16];
+	size_t n = 0;
 
-	n = (size_t)snprintf(text, sizeof text, "status=%d reason=\"%s\"", status, reason ? reason : "");
+	text[0] = '\0';
+	/* plain copies: five snprintf calls were most of a line's cost */
+	if (status >= 100 && status <= 999) {
+		code[0] = (char)('0' + status / 100);
+		code[1] = (char)('0' + status / 10 % 10);
+		code[2] = (char)('0' + status % 10);
+		code[3] = '\0';
+	} else
+		snprintf(code, sizeof code, "%d", status);
+	put(text, sizeof text, &n, "status=");
+	put(text, sizeof text, &n, code);
+	put(text, sizeof text, &n, " reason=\"");
+	put(text, sizeof text, &n, reason ? reason : "");
+	put(text, sizeof text, &n, "\"");
 	if (type) {
 		log_escape(t, sizeof t, type, strlen(type), LOG_FIELD_MAX);
-		n += (size_t)snprintf(text + n, sizeof text - n, " type=\"%s\"", t);
+		put(text, sizeof text, &n, " type=\"");
+		put(text, sizeof text, &n, t);
+		put(text, sizeof text, &n, "\"");
 	}
-	if (id && n < sizeof text) {
+	if (id) {
 		log_escape(i, sizeof i, id, strlen(id), LOG_FIELD_MAX);
-		snprintf(text + n, sizeof text - n, " id=\"%s\"", i);
+		put(text, sizeof text, &n, " id=\"");
+		put(text, sizeof text, &n, i);
+		put(text, sizeof text, &n, "\"");
 	}
 	emit(text);
 }

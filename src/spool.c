@@ -37,6 +37,28 @@ field(char *out, const char *key, const char *value)
 	return k + v + 2;
 }
 
+/* v in decimal at out, at least width digits (zero-padded); the length.
+ * Plain code: a snprintf costs more than the rest of the line's work. */
+static size_t
+dec(char *out, long long v, int width)
+{
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+	char digits[24];
+	size_t n = 0, o = 0;
+
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while ((int)n < width && n < sizeof digits)
+		digits[n++] = '0';
+	if (v < 0)
+		out[o++] = '-';
+	while (n)
+		out[o++] = digits[--n];
+	return o;
+}
+
 static size_t
 flen(const char *key, const char *value)
 {
@@ -50,8 +72,8 @@ spool_format(const struct spool_record *r, size_t *len)
 	size_t cap, n;
 	char *buf;
 
-	snprintf(received, sizeof received, "%lld", (long long)r->received);
-	snprintf(jobs, sizeof jobs, "%d", r->jobs);
+	received[dec(received, (long long)r->received, 1)] = '\0';
+	jobs[dec(jobs, r->jobs, 1)] = '\0';
 	cap = strlen(SPOOL_MAGIC) + 2 + flen("id", r->id) + flen("type", r->type) +
 	      flen("schema", r->schema) + flen("received", received) + flen("jobs", jobs) +
 	      flen("time", r->time) +
@@ -237,16 +259,25 @@ make_names(const char *id, struct names *nm)
 	struct bytes part = { id, strlen(id) };
 	unsigned char md[32];
 	struct timeval tv;
+	size_t n, o;
 
 	if (crypto_sha256(&part, 1, md))
 		return -1;
 	crypto_hex(md, 32, nm->hash);
 	gettimeofday(&tv, NULL);
-	snprintf(nm->arrival, sizeof nm->arrival, "%010lld%06ld", (long long)tv.tv_sec, (long)tv.tv_usec);
+	/* ARRIVAL: 10 digits of seconds, 6 of microseconds */
+	n = dec(nm->arrival, (long long)tv.tv_sec, 10);
+	n += dec(nm->arrival + n, (long long)tv.tv_usec, 6);
+	nm->arrival[n] = '\0';
 	/* unique: a process stores one event at a time, and a record left by
 	 * a dead one of the same pid would need the same microsecond (then
-	 * O_EXCL refuses and the answer is 503) */
-	snprintf(nm->tmp, sizeof nm->tmp, "%s.%ld.%s", nm->hash, (long)getpid(), nm->arrival);
+	 * O_EXCL refuses and the answer is 503); HASH.PID.ARRIVAL fits */
+	memcpy(nm->tmp, nm->hash, 64);
+	o = 64;
+	nm->tmp[o++] = '.';
+	o += dec(nm->tmp + o, (long long)getpid(), 1);
+	nm->tmp[o++] = '.';
+	memcpy(nm->tmp + o, nm->arrival, n + 1);
 	return 0;
 }
 
@@ -256,12 +287,21 @@ struct spool_held {
 	struct names nm;
 };
 
+/* ARRIVAL.IDHASH.INDEX into out[0..n). */
 static int
 job_name(const struct names *nm, int index, char *out, size_t n)
 {
-	int len = snprintf(out, n, "%s.%s.%d", nm->arrival, nm->hash, index);
+	size_t a = strlen(nm->arrival), h = strlen(nm->hash), o;
 
-	return len < 0 || (size_t)len >= n ? -1 : 0;
+	if (index < 0 || a + h + 2 + 11 >= n)
+		return -1;
+	memcpy(out, nm->arrival, a);
+	out[a] = '.';
+	memcpy(out + a + 1, nm->hash, h);
+	o = a + 1 + h;
+	out[o++] = '.';
+	out[o + dec(out + o, index, 1)] = '\0';
+	return 0;
 }
 
 /* Remove the jobs made, the claim and the record of an intake (the
