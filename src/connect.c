@@ -16,6 +16,7 @@
 #include "hook.h"
 #include "http.h"
 #include "intake.h"
+#include "io.h"
 #include "lark.h"
 #include "log.h"
 #include "ws.h"
@@ -658,24 +659,6 @@ deliver(struct lc *lc, const unsigned char *json, size_t len, char **answer)
 	return st < 500 ? (int)st : 500;
 }
 
-/* v in decimal at out (no NUL); the length. */
-static size_t
-decimal(char *out, long long v)
-{
-	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
-	char digits[24];
-	size_t n = 0, o = 0;
-
-	do {
-		digits[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		out[o++] = '-';
-	while (n)
-		out[o++] = digits[--n];
-	return o;
-}
 
 /* The ack: f with every header it came with, biz_rt, and the code. Queued
  * only now, after deliver stored the event durably; it goes out with the
@@ -688,7 +671,7 @@ ack(struct lc *lc, const struct frame *f, int code, const char *answer, long lon
 	char rt[24], plain[32], *b64 = NULL, *payload = plain;
 	int rc = -1, n;
 
-	rt[decimal(rt, ms)] = '\0';
+	rt[io_decimal(rt, ms, 1)] = '\0';
 	frame_add(&a, "biz_rt", rt);	/* frame.h keeps a spare slot for it */
 	if (answer) {
 		if (!(b64 = crypto_b64encode((const unsigned char *)answer, strlen(answer))))
@@ -699,7 +682,7 @@ ack(struct lc *lc, const struct frame *f, int code, const char *answer, long lon
 	} else {
 		/* {"code":N}, the usual ack, without a format or an allocation */
 		memcpy(plain, "{\"code\":", 8);
-		n = 8 + (int)decimal(plain + 8, code);
+		n = 8 + (int)io_decimal(plain + 8, code, 1);
 		plain[n++] = '}';
 	}
 	a.payload = (struct frame_str){ payload, (size_t)n };

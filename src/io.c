@@ -96,3 +96,23 @@ io_fsync_dir(const char *path)
 	close(fd);
 	return rc;
 }
+
+size_t
+io_decimal(char *out, long long v, int width)
+{
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+	char digits[24];
+	size_t n = 0, o = 0;
+
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while ((int)n < width && n < sizeof digits)
+		digits[n++] = '0';
+	if (v < 0)
+		out[o++] = '-';
+	while (n)
+		out[o++] = digits[--n];
+	return o;
+}

@@ -18,4 +18,9 @@ void io_close_except(int low, int keep1, int keep2);
  * success, -1 with errno set. */
 int io_fsync_dir(const char *path);
 
+/* v in decimal at out (no NUL), at least width digits, zero-padded; the
+ * length (at most 25 bytes: width is capped at 24 digits). Plain code: on the intake path a snprintf
+ * costs more than the rest of a record line's work. */
+size_t io_decimal(char *out, long long v, int width);
+
 #endif

@@ -37,27 +37,6 @@ field(char *out, const char *key, const char *value)
 	return k + v + 2;
 }
 
-/* v in decimal at out, at least width digits (zero-padded); the length.
- * Plain code: a snprintf costs more than the rest of the line's work. */
-static size_t
-dec(char *out, long long v, int width)
-{
-	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
-	char digits[24];
-	size_t n = 0, o = 0;
-
-	do {
-		digits[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	while ((int)n < width && n < sizeof digits)
-		digits[n++] = '0';
-	if (v < 0)
-		out[o++] = '-';
-	while (n)
-		out[o++] = digits[--n];
-	return o;
-}
 
 static size_t
 flen(const char *key, const char *value)
@@ -72,8 +51,8 @@ spool_format(const struct spool_record *r, size_t *len)
 	size_t cap, n;
 	char *buf;
 
-	received[dec(received, (long long)r->received, 1)] = '\0';
-	jobs[dec(jobs, r->jobs, 1)] = '\0';
+	received[io_decimal(received, (long long)r->received, 1)] = '\0';
+	jobs[io_decimal(jobs, r->jobs, 1)] = '\0';
 	cap = strlen(SPOOL_MAGIC) + 2 + flen("id", r->id) + flen("type", r->type) +
 	      flen("schema", r->schema) + flen("received", received) + flen("jobs", jobs) +
 	      flen("time", r->time) +
@@ -266,8 +245,8 @@ make_names(const char *id, struct names *nm)
 	crypto_hex(md, 32, nm->hash);
 	gettimeofday(&tv, NULL);
 	/* ARRIVAL: 10 digits of seconds, 6 of microseconds */
-	n = dec(nm->arrival, (long long)tv.tv_sec, 10);
-	n += dec(nm->arrival + n, (long long)tv.tv_usec, 6);
+	n = io_decimal(nm->arrival, (long long)tv.tv_sec, 10);
+	n += io_decimal(nm->arrival + n, (long long)tv.tv_usec, 6);
 	nm->arrival[n] = '\0';
 	/* unique: a process stores one event at a time, and a record left by
 	 * a dead one of the same pid would need the same microsecond (then
@@ -275,7 +254,7 @@ make_names(const char *id, struct names *nm)
 	memcpy(nm->tmp, nm->hash, 64);
 	o = 64;
 	nm->tmp[o++] = '.';
-	o += dec(nm->tmp + o, (long long)getpid(), 1);
+	o += io_decimal(nm->tmp + o, (long long)getpid(), 1);
 	nm->tmp[o++] = '.';
 	memcpy(nm->tmp + o, nm->arrival, n + 1);
 	return 0;
@@ -300,7 +279,7 @@ job_name(const struct names *nm, int index, char *out, size_t n)
 	memcpy(out + a + 1, nm->hash, h);
 	o = a + 1 + h;
 	out[o++] = '.';
-	out[o + dec(out + o, index, 1)] = '\0';
+	out[o + io_decimal(out + o, index, 1)] = '\0';
 	return 0;
 }
 
