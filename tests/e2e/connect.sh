@@ -247,16 +247,25 @@ check_true "with a clear message on standard error, naming app_id and app_secret
 	grep -q "refused the app.*app_id and app_secret" "$W/stdout.log"
 check_true "which does not hold the secret" bash -c "! grep -q not-the-secret '$W/stdout.log' '$W/larkhook.log'"
 
+# traced DIR NAME: a connect site in DIR, its larkhook under strace (its
+# spool's fsync, renameat, linkat and each sendto into DIR/trace); NAME
+# passes once it is connected. Sets SPID (strace, joins PIDS) and LPID
+# (strace's child: larkhook, setpriv execs it).
+traced() {
+	local o
+	lcsite "$1"
+	o=$(opened)
+	env -i PATH=/usr/bin:/bin strace -f -y -qq -o "$1/trace" -e trace=fsync,renameat,linkat,sendto \
+		"${RUNAS[@]}" "$BIN" -c "$1/larkhook.conf" connect </dev/null >"$1/stdout.log" 2>&1 &
+	SPID=$!
+	PIDS+=("$SPID")
+	up "$2" $((o + 1))
+	LPID=$(pgrep -P "$SPID")
+}
+
 # --- the ack comes after the durable store (strace order) -------------------------
 R=$T/strace
-lcsite "$R"
-o=$(opened)
-env -i PATH=/usr/bin:/bin strace -f -y -qq -o "$R/trace" -e trace=fsync,renameat,linkat,sendto \
-	"${RUNAS[@]}" "$BIN" -c "$R/larkhook.conf" connect </dev/null >"$R/stdout.log" 2>&1 &
-SPID=$!
-PIDS+=("$SPID")
-up "under strace: connected" $((o + 1))
-LPID=$(pgrep -P "$SPID")	# strace's child: larkhook (setpriv execs it)
+traced "$R" "under strace: connected"
 push "$(event ev-strace)"
 check "under strace: acked 200" 200 "$(pushed .ack.code)"
 kill -TERM "$LPID"
@@ -282,14 +291,7 @@ fi
 # leave in one write. Under strace: no sendto while a store is not yet
 # committed (between a rename into new/ and the next fsync of seen/).
 R=$T/stream
-lcsite "$R"
-o=$(opened)
-env -i PATH=/usr/bin:/bin strace -f -y -qq -o "$R/trace" -e trace=fsync,renameat,linkat,sendto \
-	"${RUNAS[@]}" "$BIN" -c "$R/larkhook.conf" connect </dev/null >"$R/stdout.log" 2>&1 &
-SPID=$!
-PIDS+=("$SPID")
-up "a stream under strace: connected" $((o + 1))
-LPID=$(pgrep -P "$SPID")
+traced "$R" "a stream under strace: connected"
 lc_post stream "{\"conn\":$(newest),\"count\":40,\"window\":40,\"timeout\":60}" >"$T/stream.out"
 check "a stream of 40 events at once: all acked 200, each echoing its frame" "40 0" \
 	"$(jq -r '"\(.codes["200"] // 0) \(.echo_bad)"' "$T/stream.out")"
