@@ -70,6 +70,15 @@ nruns() { awk -v id="$2" '$1 == id' "$1/runs" 2>/dev/null | wc -l; }
 has_run() { [ "$(nruns "$1" "$2")" -ge 1 ]; }
 # stopped FILE: strace says its tracee is stopped.
 stopped() { grep -q -- '--- stopped by SIGSTOP ---' "$1"; }
+# halted NAME SPID FILE: true once strace SPID, writing FILE, has stopped
+# its tracee; else fails NAME, kills that strace and waits for it.
+halted() {
+	wait_for 30 stopped "$3" && return 0
+	fail "$1" "$(tail -3 "$3")"
+	kill -KILL "$2" 2>/dev/null
+	wait "$2"
+	return 1
+}
 # child PID: the one child of PID (strace's tracee).
 child() { tr -d ' \n' <"/proc/$1/task/$1/children" 2>/dev/null; }
 
@@ -100,12 +109,7 @@ cell() {
 	post_bg "$c" "$body" "$sig" "$c/a.resp" strace -qq -y -o "$c/a.strace" -e trace="$A_CALLS" \
 		-e inject="$call:signal=SIGSTOP:when=$when" &
 	spid=$!
-	if ! wait_for 30 stopped "$c/a.strace"; then
-		fail "$name: A stopped after its step" "$(tail -3 "$c/a.strace")"
-		kill -KILL "$spid" 2>/dev/null
-		wait "$spid"
-		return
-	fi
+	halted "$name: A stopped after its step" "$spid" "$c/a.strace" || return
 	apid=$(child "$spid")
 	if [ "$(readlink "/proc/$apid/exe")" != "$BIN" ]; then
 		fail "$name: A is larkhook" "$(readlink "/proc/$apid/exe")"
@@ -233,12 +237,7 @@ rcell() {
 	strace -qq -y -o "$c/r.strace" -e trace="$R_CALLS" -e inject="$call:signal=SIGSTOP:when=$when" \
 		"${RUNAS[@]}" "$BIN" -c "$c/larkhook.conf" drain >/dev/null 2>&1 </dev/null &
 	spid=$!
-	if ! wait_for 30 stopped "$c/r.strace"; then
-		fail "$name: the runner stopped after its step" "$(tail -3 "$c/r.strace")"
-		kill -KILL "$spid" 2>/dev/null
-		wait "$spid"
-		return
-	fi
+	halted "$name: the runner stopped after its step" "$spid" "$c/r.strace" || return
 	apid=$(child "$spid")
 	post "$c" "$T/other.body" "$OTHER_SIG" "$c/e.resp"
 	check "$name: the other event is stored" 200 "$(code "$c/e.resp")"
