@@ -63,8 +63,14 @@ chmod 600 "$T/site/larkhook.conf" "$T/site/app-secret"
 cp examples/salary.sh examples/review.sh examples/card.sh "$T/site/"
 chown -R "$user" "$T/site" "$T/run"
 
-# results: what the hooks received and fetched, the log, the queue.
+# results: what the hooks received and fetched, the log, the queue; first
+# the wait for both hooks' files (the runner works detached from the
+# request; 20 s at most).
 results() {
+	for _ in $(seq 400); do
+		[ "$(find "$T/site/changes" -name '*.env' 2>/dev/null | wc -l)" -ge 2 ] && break
+		sleep 0.05
+	done
 	echo "What the hooks received (examples/salary.sh and review.sh keep each run's LARK_ variables):"
 	for f in "$T"/site/changes/*.env; do
 		echo "--- ${f##*/}"
@@ -148,10 +154,6 @@ if [ "${DEMO_MODE:-}" = connect ]; then
 		| .event.action.value = {"decision": "approve"}' tests/data/lark-vectors.json >"$T/card.json"
 	push "card.action.trigger (reply hook)" "$T/card.json" '{"type":"card"}'
 	echo
-	for _ in $(seq 400); do
-		[ "$(find "$T/site/changes" -name '*.env' 2>/dev/null | wc -l)" -ge 2 ] && break
-		sleep 0.05
-	done
 	results
 	echo
 	echo "Push more as Feishu would (the emulator's control API, tests/emu/lc.js):"
@@ -216,11 +218,6 @@ post "card.action.trigger (reply hook)" "$T/card.body" \
 	"$("$ROOT/tools/seal" "$KEY" "$TS" "$NONCE" "$T/card.json" "$T/card.body")"
 
 echo
-# the runner works detached from the request; wait for both hooks' files
-for _ in $(seq 400); do
-	[ "$(find "$T/site/changes" -name '*.env' 2>/dev/null | wc -l)" -ge 2 ] && break
-	sleep 0.05
-done
 results
 echo
 echo "Webhook URL: $URL"
