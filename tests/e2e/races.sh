@@ -66,8 +66,11 @@ chown "$OWNER" "$S/deaf.sh"
 held
 drain
 check "grace: a hook deaf to SIGTERM timed out" 1 "$(grep -c 'attempt 1: timeout' "$S/larkhook.log")"
-check_true "grace: ... and was killed (SIGKILL after the grace)" test -s "$S/deaf.pid"
-check_true "grace: ... its process is gone" wait_for 5 sh -c "! kill -0 $(cat "$S/deaf.pid" 2>/dev/null || echo 1) 2>/dev/null"
+check_true "grace: ... it had started (its PID kept)" test -s "$S/deaf.pid"
+# gone PID: no process PID (an empty PID is not gone: the test must fail)
+gone() { [ -n "$1" ] && ! kill -0 "$1" 2>/dev/null; }
+check_true "grace: ... and was killed (SIGKILL after the grace): its process is gone" \
+	wait_for 5 gone "$(cat "$S/deaf.pid" 2>/dev/null)"
 
 # --- a stranger's spool ---------------------------------------------------------------
 # stranger NAME HOW: the spool made, then HOW (a function, as root) done to
