@@ -46,13 +46,8 @@ if [ ! -d "$NODE_MODULES/@larksuiteoapi/node-sdk" ] || [ ! -d "$NODE_MODULES/ws"
 fi
 SDKV=$(jq -r .version "$NODE_MODULES/@larksuiteoapi/node-sdk/package.json")
 
-if [ "$(id -u)" -eq 0 ]; then
-	RUNAS=(setpriv --reuid=www-data --regid=www-data --clear-groups)
-	OWNER=www-data
-else
-	RUNAS=()
-	OWNER=$(id -un)
-fi
+# shellcheck source-path=SCRIPTDIR source=../tests/runas.sh
+. "$ROOT/tests/runas.sh"
 NOPROXY=(env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u all_proxy -u ALL_PROXY)
 
 W=$(mktemp -d /tmp/larkhook-bench-lc.XXXXXX)

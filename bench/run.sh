@@ -37,13 +37,8 @@ pkg-config --exists fcgi || die "libfcgi-dev is missing (make deps)"
 [ -x "$ROOT/larkhook" ] || die "./larkhook is missing (make)"
 
 # Servers drop to www-data when run as root: larkhook refuses root.
-if [ "$(id -u)" -eq 0 ]; then
-	RUNAS=(setpriv --reuid=www-data --regid=www-data --clear-groups)
-	OWNER=www-data
-else
-	RUNAS=()
-	OWNER=$(id -un)
-fi
+# shellcheck source-path=SCRIPTDIR source=../tests/runas.sh
+. "$ROOT/tests/runas.sh"
 
 KEY=$(jq -r .encrypt_key "$VEC")
 TOKEN=$(jq -r .verification_token "$VEC")

@@ -38,13 +38,8 @@ check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected [$2], got [
 check_true() { local n=$1; shift; if "$@"; then ok "$n"; else fail "$n"; fi; }
 
 # The unprivileged user the program runs as in tests (larkhook refuses root).
-if [ "$(id -u)" -eq 0 ]; then
-	RUNAS=(setpriv --reuid=www-data --regid=www-data --clear-groups)
-	OWNER=www-data
-else
-	RUNAS=()
-	OWNER=$(id -un)
-fi
+# shellcheck source-path=SCRIPTDIR source=../runas.sh
+. "$ROOT/tests/runas.sh"
 
 # window_off [config lines...]: "max_age = 0" and "reply_max_age = 0",
 # each unless a line sets it. The vectors are signed at a fixed time (2023):
