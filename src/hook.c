@@ -128,10 +128,7 @@ watch_children(void)
 long long
 hook_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return io_now_ms();
 }
 
 static void

@@ -87,7 +87,7 @@ void hook_release(struct hook_proc *p);
 enum status hook_reply(const struct config *c, const struct hook *h, struct hook_meta *m,
                        const char *home, char **body, const char **reason);
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds: io_now_ms, under the name its callers know. */
 long long hook_now_ms(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -115,4 +116,13 @@ io_decimal(char *out, long long v, int width)
 	while (n)
 		out[o++] = digits[--n];
 	return o;
+}
+
+long long
+io_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -23,4 +23,7 @@ int io_fsync_dir(const char *path);
  * costs more than the rest of a record line's work. */
 size_t io_decimal(char *out, long long v, int width);
 
+/* Monotonic milliseconds. */
+long long io_now_ms(void);
+
 #endif

@@ -458,22 +458,13 @@ finish_claim(const struct spool *sp, const char *hash, int fd, const struct stat
 	return rc;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* flock(fd, LOCK_EX), waiting at most ms. 0 when taken; -1 with errno
  * (EWOULDBLOCK: still held at the end). Polled with growing naps: only a
  * duplicate that meets a writer at work waits here. */
 static int
 lock_within(int fd, int ms)
 {
-	long long end = now_ms() + ms;
+	long long end = io_now_ms() + ms;
 	long nap = 1;
 
 	while (flock(fd, LOCK_EX | LOCK_NB)) {
@@ -481,7 +472,7 @@ lock_within(int fd, int ms)
 
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return -1;
-		if (now_ms() >= end) {
+		if (io_now_ms() >= end) {
 			errno = EWOULDBLOCK;
 			return -1;
 		}
