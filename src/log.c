@@ -122,15 +122,10 @@ put(char *buf, size_t cap, size_t *n, const char *s)
 static void
 put_pid(char *buf, size_t cap, size_t *n, long pid)
 {
-	char p[40] = " larkhook[", digits[24];
-	size_t k = 10, d = 0;
+	char p[40] = " larkhook[";
+	size_t k = 10;
 
-	do {
-		digits[d++] = (char)('0' + pid % 10);
-		pid /= 10;
-	} while (pid > 0);
-	while (d)
-		p[k++] = digits[--d];
+	k += io_decimal(p + k, pid, 1);
 	memcpy(p + k, "]: ", 4);
 	put(buf, cap, n, p);
 }
@@ -229,13 +224,7 @@ log_request(int status, const char *reason, const char *type, const char *id)
 
 	text[0] = '\0';
 	/* plain copies: five snprintf calls were most of a line's cost */
-	if (status >= 100 && status <= 999) {
-		code[0] = (char)('0' + status / 100);
-		code[1] = (char)('0' + status / 10 % 10);
-		code[2] = (char)('0' + status % 10);
-		code[3] = '\0';
-	} else
-		snprintf(code, sizeof code, "%d", status);
+	code[io_decimal(code, status, 1)] = '\0';
 	put(text, sizeof text, &n, "status=");
 	put(text, sizeof text, &n, code);
 	put(text, sizeof text, &n, " reason=\"");
