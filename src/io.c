@@ -39,7 +39,7 @@ io_close_from(int low)
 
 /* Close fds [from, to] (to = -1: to the top). The kernel's close_range
  * where there is one; else every open number /proc lists, or every number
- * up to the limit of open files when /proc is missing. */
+ * up to the limit of open files (65536 at most) when /proc is missing. */
 static void
 close_span(int from, int to)
 {
@@ -63,7 +63,10 @@ close_span(int from, int to)
 		closedir(d);
 		return;
 	}
+	/* no limit known (-1) must still close: the cap the loop had before */
 	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
 	for (long fd = from; fd < max && (to < 0 || fd <= to); fd++)
 		close((int)fd);
 }
