@@ -339,16 +339,23 @@ http_conn_fd(struct http_conn *c)
 	return c->fd;
 }
 
+/* curl_easy_send's or curl_easy_recv's answer as send(2)'s or recv(2)'s */
+static ssize_t
+moved(CURLcode rc, size_t n)
+{
+	if (rc == CURLE_OK)
+		return (ssize_t)n;
+	errno = rc == CURLE_AGAIN ? EAGAIN : EIO;
+	return -1;
+}
+
 ssize_t
 http_conn_send(struct http_conn *c, const void *buf, size_t n)
 {
 	size_t sent = 0;
 	CURLcode rc = cu.send(c->h, buf, n, &sent);
 
-	if (rc == CURLE_OK)
-		return (ssize_t)sent;
-	errno = rc == CURLE_AGAIN ? EAGAIN : EIO;
-	return -1;
+	return moved(rc, sent);
 }
 
 ssize_t
@@ -357,10 +364,7 @@ http_conn_recv(struct http_conn *c, void *buf, size_t n)
 	size_t got = 0;
 	CURLcode rc = cu.recv(c->h, buf, n, &got);
 
-	if (rc == CURLE_OK)
-		return (ssize_t)got;
-	errno = rc == CURLE_AGAIN ? EAGAIN : EIO;
-	return -1;
+	return moved(rc, got);
 }
 
 void
