@@ -116,16 +116,12 @@ api_url(const char *base, const char *path, char *const *query, int n, const cha
 void
 api_info(const cJSON *root, long status, long reset, struct api_info *i)
 {
-	const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "code");
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
 	const cJSON *more = cJSON_GetObjectItemCaseSensitive(data, "has_more");
 
 	i->status = status;
 	i->reset = reset;
-	/* an integer in range, else a code that is surely not 0 */
-	i->code = !cJSON_IsNumber(code) ? -1 :
-	          code->valuedouble > -1e15 && code->valuedouble < 1e15 &&
-	          code->valuedouble == (double)(long long)code->valuedouble ? (long)code->valuedouble : -2;
+	i->code = json_code(root);
 	i->has_more = cJSON_IsTrue(more);
 	i->page_token = json_string(data, "page_token", 4096);
 }

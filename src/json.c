@@ -328,3 +328,14 @@ json_string(const cJSON *obj, const char *name, size_t max)
 		return NULL;
 	return item->valuestring;
 }
+
+long
+json_code(const cJSON *obj)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, "code");
+
+	if (!cJSON_IsNumber(c))
+		return -1;
+	return c->valuedouble > -1e15 && c->valuedouble < 1e15 &&
+	       c->valuedouble == (double)(long long)c->valuedouble ? (long)c->valuedouble : -2;
+}

@@ -22,4 +22,8 @@ const char *json_parse(const char *buf, size_t len, cJSON **out);
  * is missing, not a string, or longer. Borrowed from obj. */
 const char *json_string(const cJSON *obj, const char *name, size_t max);
 
+/* Feishu's "code" member of obj: -1 when there is none, -2 when it is no
+ * integer in range (surely not 0), else its value. */
+long json_code(const cJSON *obj);
+
 #endif

@@ -186,10 +186,7 @@ token_reply(long status, const char *body, size_t len, const char *field, long l
 		goto out;
 	}
 	c = cJSON_GetObjectItemCaseSensitive(root, "code");
-	/* an integer in range, else a code that is surely not 0 */
-	if (cJSON_IsNumber(c))
-		*code = c->valuedouble > -1e15 && c->valuedouble < 1e15 &&
-		        c->valuedouble == (double)(long long)c->valuedouble ? (long)c->valuedouble : -2;
+	*code = json_code(root);
 	if (*code == 99991400 || status == 429) {
 		snprintf(err, n, "rate limited (HTTP %ld, code %ld): try again later", status, *code);
 		goto out;
