@@ -495,9 +495,8 @@ dial(struct lc *lc, const char *url)
 		log_msg("connect: cannot reach %s: %s; retrying", host, err);
 		return RETRY;
 	}
-	if (crypto_random(rnd, sizeof rnd))
+	if (crypto_random(rnd, sizeof rnd) || ws_key(rnd, key))
 		return RETRY;
-	ws_key(rnd, key);
 	if ((n = ws_request(req, sizeof req, host, target, key)) < 0 || send_all(lc, req, (size_t)n)) {
 		log_msg("connect: cannot send the upgrade to %s; retrying", host);
 		return RETRY;

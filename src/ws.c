@@ -78,26 +78,16 @@ ws_query(const char *target, const char *name, char *out, size_t n)
 	return -1;
 }
 
-void
+int
 ws_key(const unsigned char rnd[16], char key[25])
 {
-	static const char digits[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	int o = 0;
+	char *b64 = crypto_b64encode(rnd, 16);
 
-	for (int i = 0; i < 16; i += 3) {
-		unsigned long w = (unsigned long)rnd[i] << 16;
-
-		if (i + 1 < 16)
-			w |= (unsigned long)rnd[i + 1] << 8;
-		if (i + 2 < 16)
-			w |= rnd[i + 2];
-		key[o++] = digits[w >> 18 & 63];
-		key[o++] = digits[w >> 12 & 63];
-		key[o++] = i + 1 < 16 ? digits[w >> 6 & 63] : '=';
-		key[o++] = i + 2 < 16 ? digits[w & 63] : '=';
-	}
-	key[24] = '\0';
+	if (!b64)
+		return -1;
+	memcpy(key, b64, 25);	/* 24 digits and the NUL */
+	free(b64);
+	return 0;
 }
 
 int

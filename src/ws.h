@@ -23,8 +23,9 @@ int ws_url(const char *url, char *dial, size_t dialn, char *host, size_t hostn, 
  * out. 0 when present and it fits; -1 otherwise. */
 int ws_query(const char *target, const char *name, char *out, size_t n);
 
-/* Sec-WebSocket-Key: base64 of 16 random bytes, 24 characters. */
-void ws_key(const unsigned char rnd[16], char key[25]);
+/* Sec-WebSocket-Key: base64 of 16 random bytes, 24 characters. 0 on
+ * success, -1 when out of memory. */
+int ws_key(const unsigned char rnd[16], char key[25]);
 
 /* The Sec-WebSocket-Accept a server must answer key with. 0 on success. */
 int ws_accept(const char *key, char out[29]);
