@@ -490,6 +490,7 @@ read_ticket(int dir, char **ticket, char *err, size_t n)
 	if (len > m && memcmp(buf, TICKET_MAGIC "\n", m) == 0 && buf[len - 1] == '\n' &&
 	    token_valid(buf + m, len - m - 1))
 		*ticket = strndup(buf + m, len - m - 1);
+	explicit_bzero(buf, len);
 	free(buf);
 	return *ticket ? 0 : 1;
 }
@@ -519,6 +520,7 @@ app_token(const struct config *c, int dir, int force, struct token *t, char *err
 	rc = post(c, "/open-apis/auth/v3/app_access_token",
 	          body3("app_id", c->app_id, "app_secret", c->app_secret, "app_ticket", ticket),
 	          "app_access_token", t, &code, err, n);
+	explicit_bzero(ticket, strlen(ticket));
 	free(ticket);
 	if (rc == TOKEN_CONFIG && code == 10012)
 		return resend(c, "the kept app_ticket is no longer valid (code 10012)", err, n);
@@ -688,6 +690,7 @@ token_keep_ticket(const struct config *c, const cJSON *root)
 	rc = write_state(dir, "app_ticket", buf, len, 1);
 	if (rc)
 		log_msg("app_ticket: cannot write state/app_ticket in the spool: %s", strerror(errno));
+	explicit_bzero(buf, len);
 	free(buf);
 	close(dir);
 	return rc;
