@@ -63,10 +63,16 @@ before(const struct job *a, const struct job *b)
 	return a->index < b->index;
 }
 
+int
+queue_fresh(const struct job *j)
+{
+	return !j->runs && !j->budget && !j->when && !j->last[0];
+}
+
 void
 queue_name(const struct job *j, char out[QUEUE_NAME_MAX])
 {
-	if (!j->runs && !j->budget && !j->when && !j->last[0])
+	if (queue_fresh(j))
 		snprintf(out, QUEUE_NAME_MAX, "%s", j->base);
 	else
 		snprintf(out, QUEUE_NAME_MAX, "%s:%ld,%ld,%lld,%s", j->base, j->runs, j->budget,

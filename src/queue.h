@@ -30,6 +30,10 @@ int queue_parse(const char *name, struct job *j);
 /* The file name for j, with its state, into out. Pure. */
 void queue_name(const struct job *j, char out[QUEUE_NAME_MAX]);
 
+/* 1 when j is straight from intake: no runner has touched it, so its name
+ * has no state. Pure. */
+int queue_fresh(const struct job *j);
+
 /* The first job in arrival order in new/ that is due at now (and comes
  * after *after, when not NULL). 1 found, 0 none. */
 int queue_next_due(const char *spool, time_t now, const struct job *after, struct job *j);

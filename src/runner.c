@@ -142,13 +142,15 @@ write_json(struct slot *s, const struct config *c, const struct spool_job *rec)
 	return open(s->json_file, O_RDONLY | O_CLOEXEC);
 }
 
-/* Open new/NAME to claim it: it must be a regular file of the effective
- * user's, and no writer may hold its record's lock (an intake still at
- * work may yet undo it). The descriptor, holding a shared lock, or -1
- * with errno: EWOULDBLOCK while a writer holds it, EPERM when it is not
- * ours, anything else when it cannot be looked at now. */
+/* Open new/NAME (job j) to claim it: it must be a regular file of the
+ * effective user's, no writer may hold its record's lock (an intake still
+ * at work may yet undo it), and a job straight from intake needs its
+ * event's claim (spool_claimed). The descriptor, holding a shared lock, or
+ * -1 with errno: EWOULDBLOCK while a writer holds it or may still claim
+ * it, EPERM when it is not ours, ESTALE when its writer died before its
+ * claim, anything else when it cannot be looked at now. */
 static int
-open_job(const struct config *c, const char *name)
+open_job(const struct config *c, const struct job *j, const char *name)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -165,8 +167,19 @@ open_job(const struct config *c, const char *name)
 		goto fail;
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
 		errno = EPERM;
-	else if (flock(fd, LOCK_SH | LOCK_NB) == 0)
-		return fd;
+	else if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		if (!queue_fresh(j))
+			return fd;
+		switch (spool_claimed(c->spool, j->hash, fd, time(NULL))) {
+		case SPOOL_CLAIMED:
+			return fd;
+		case SPOOL_UNCLAIMED:
+			errno = ESTALE;
+			break;
+		default:
+			errno = EWOULDBLOCK;
+		}
+	}
 fail:
 	e = errno;
 	close(fd);
@@ -190,6 +203,24 @@ refuse(struct runner *r, struct slot *s)
 	log_msg("job %s: not a regular file owned by larkhook's user: moved to failed/, never run",
 	        s->job.base);
 	r->totals->failed++;
+	return 1;
+}
+
+/* A job whose writer died before its claim: the event got no 200, so
+ * Feishu delivers it again, and that delivery is the one that runs. This
+ * one is removed unrun. 1 (settled). */
+static int
+unclaimed(struct runner *r, struct slot *s)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/new/%s", r->c->spool, s->name);
+	if (unlink(path) && errno != ENOENT)
+		log_msg("job %s: its intake never finished (no claim in seen/); cannot remove it: %s",
+		        s->job.base, strerror(errno));
+	else
+		log_msg("job %s: its intake never finished (no claim in seen/, no 200 given): removed "
+		        "unrun; Feishu delivers the event again", s->job.base);
 	return 1;
 }
 
@@ -226,9 +257,11 @@ start(struct runner *r, struct slot *s, const struct job *j)
 	s->job = *j;
 	s->attempts = 5;
 	queue_name(j, s->name);
-	if ((fd = open_job(c, s->name)) < 0) {
+	if ((fd = open_job(c, j, s->name)) < 0) {
 		if (errno == EPERM)
 			return refuse(r, s);
+		if (errno == ESTALE)
+			return unclaimed(r, s);
 		return errno == EWOULDBLOCK || errno == ENOENT ? 2 : -1;
 	}
 	if ((got = spool_read_fd(fd, &rec)) < 0) {
@@ -393,7 +426,7 @@ claimable(const struct config *c)
 
 	while (queue_next_due(c->spool, time(NULL), after, &j)) {
 		queue_name(&j, name);
-		if ((fd = open_job(c, name)) >= 0) {
+		if ((fd = open_job(c, &j, name)) >= 0) {
 			close(fd);
 			return 1;
 		}

@@ -204,15 +204,15 @@ fail:
 	return -1;
 }
 
-/* Write the record to tmp/ under its lock and make it durable. The
+/* Create the record as dir/name under its lock and make it durable. The
  * descriptor, holding LOCK_EX from before the claim until the intake is
  * durable or undone (so whoever finds the claim can tell a writer at work
  * from one that finished or died), or -1 with nothing left behind: after a
  * failed fsync the page cache may hold nothing worth retrying. */
 static int
-write_tmp(int dir, const char *tmp, const char *buf, size_t n)
+write_record(int dir, const char *name, const char *buf, size_t n)
 {
-	int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	int e;
 
 	if (fd < 0)
@@ -220,17 +220,28 @@ write_tmp(int dir, const char *tmp, const char *buf, size_t n)
 	if (flock(fd, LOCK_EX) == 0 && io_write_all(fd, buf, n) == 0 && fsync(fd) == 0)
 		return fd;
 	e = errno;
-	unlinkat(dir, tmp, 0);
+	unlinkat(dir, name, 0);
 	close(fd);
 	errno = e;
 	return -1;
 }
 
-/* Entry names, relative to tmp/, seen/ and new/. */
+/* Entry names, relative to tmp/, seen/ and new/. The record is born as
+ * rec in tmp/ (tmp) or, for an event of one job, as that job in new/
+ * (direct): a job straight from intake runs only once its claim stands
+ * (spool_claimed), so it needs no rename out of tmp/. */
 struct names {
-	char tmp[128], job[128];
+	char tmp[128], job[128], rec[128];
 	char hash[65], arrival[32];
+	int direct;
 };
+
+/* The directory the record was born in. */
+static int
+rec_dir(const struct spool *sp, const struct names *nm)
+{
+	return nm->direct ? sp->new : sp->tmp;
+}
 
 static int
 make_names(const char *id, struct names *nm)
@@ -238,7 +249,7 @@ make_names(const char *id, struct names *nm)
 	struct bytes part = { id, strlen(id) };
 	unsigned char md[32];
 	struct timeval tv;
-	size_t n, o;
+	size_t n;
 
 	if (crypto_sha256(&part, 1, md))
 		return -1;
@@ -248,16 +259,25 @@ make_names(const char *id, struct names *nm)
 	n = io_decimal(nm->arrival, (long long)tv.tv_sec, 10);
 	n += io_decimal(nm->arrival + n, (long long)tv.tv_usec, 6);
 	nm->arrival[n] = '\0';
-	/* unique: a process stores one event at a time, and a record left by
-	 * a dead one of the same pid would need the same microsecond (then
-	 * O_EXCL refuses and the answer is 503); HASH.PID.ARRIVAL fits */
+	nm->tmp[0] = nm->rec[0] = '\0';
+	nm->direct = 0;
+	return 0;
+}
+
+/* The record's name in tmp/: HASH.PID.ARRIVAL. Unique: a process stores
+ * one event at a time, and a record left by a dead one of the same pid
+ * would need the same microsecond (then O_EXCL refuses and the answer is
+ * 503). */
+static void
+tmp_name(struct names *nm)
+{
+	size_t o = 64;
+
 	memcpy(nm->tmp, nm->hash, 64);
-	o = 64;
 	nm->tmp[o++] = '.';
 	o += io_decimal(nm->tmp + o, (long long)getpid(), 1);
 	nm->tmp[o++] = '.';
-	memcpy(nm->tmp + o, nm->arrival, n + 1);
-	return 0;
+	memcpy(nm->tmp + o, nm->arrival, strlen(nm->arrival) + 1);
 }
 
 /* A store left for spool_commit: its record's descriptor (locked). */
@@ -283,6 +303,26 @@ job_name(const struct names *nm, int index, char *out, size_t n)
 	return 0;
 }
 
+/* Where the record is born (doc/4-spool.md §4.4): as its one job in new/
+ * when the event has one job, else in tmp/. A job name already taken in
+ * new/ (the same id in the same microsecond, from another writer) sends
+ * it to tmp/, whose names hold the pid. The locked descriptor, or -1. */
+static int
+born(const struct spool *sp, struct names *nm, int jobs, const char *buf, size_t len)
+{
+	int fd;
+
+	if (jobs == 1 && job_name(nm, 0, nm->rec, sizeof nm->rec) == 0) {
+		nm->direct = 1;
+		if ((fd = write_record(sp->new, nm->rec, buf, len)) >= 0 || errno != EEXIST)
+			return fd;
+		nm->direct = 0;
+	}
+	tmp_name(nm);
+	memcpy(nm->rec, nm->tmp, sizeof nm->rec);
+	return write_record(sp->tmp, nm->tmp, buf, len);
+}
+
 /* Remove the jobs made, the claim and the record of an intake (the
  * caller still holds the record's lock, so nobody has taken them). */
 static void
@@ -293,7 +333,8 @@ unmake(const struct spool *sp, struct names *nm, int made)
 			unlinkat(sp->new, nm->job, 0);
 	}
 	unlinkat(sp->seen, nm->hash, 0);
-	unlinkat(sp->tmp, nm->tmp, 0);
+	if (!nm->direct)
+		unlinkat(sp->tmp, nm->tmp, 0);
 }
 
 /* Undo a claim whose jobs could not all be made durable. */
@@ -398,6 +439,7 @@ names_of(const char *tmp, struct names *nm)
 	nm->hash[64] = '\0';
 	memcpy(nm->arrival, arrival + 1, 17);
 	memcpy(nm->tmp, tmp, strlen(tmp) + 1);
+	nm->direct = 0;
 	return 0;
 }
 
@@ -524,7 +566,7 @@ claim(const struct spool *sp, struct names *nm, const char **reason)
 {
 	/* a claim undone while we waited is tried again, a few times */
 	for (int tries = 0; tries < 3; tries++) {
-		if (linkat(sp->tmp, nm->tmp, sp->seen, nm->hash, 0) == 0)
+		if (linkat(rec_dir(sp, nm), nm->rec, sp->seen, nm->hash, 0) == 0)
 			return 0;
 		if (errno != EEXIST) {
 			*reason = "spool: cannot claim the event id in seen/";
@@ -553,13 +595,14 @@ claim(const struct spool *sp, struct names *nm, const char **reason)
 /* Make the jobs: one link per job, and the last job is a rename: the
  * record leaves tmp/ the moment the last job exists, so a tmp/ record
  * whose inode is claimed in seen/ always means an intake that did not
- * finish (finish_claim). The job name is new: arrival time and event id.
- * Then make them durable, unless held (spool_commit does). The number
- * made, or -1 - made on failure. */
+ * finish (finish_claim). A record born as its one job in new/ is that job
+ * already. The job name is new: arrival time and event id. Then make them
+ * durable, unless held (spool_commit does). The number made, or -1 - made
+ * on failure. */
 static int
 make_jobs(const struct spool *sp, struct names *nm, int jobs, int held)
 {
-	int made = 0;
+	int made = nm->direct ? 1 : 0;
 
 	for (; made < jobs; made++) {
 		if (job_name(nm, made, nm->job, sizeof nm->job) ||
@@ -606,7 +649,7 @@ store(struct spool *sp, const struct spool_record *r, int *duplicate, const char
 	/* without room to keep it, this store is made durable at once */
 	held = sp->hold && held_room(sp) == 0;
 	*reason = "spool: cannot write the record";
-	fd = write_tmp(sp->tmp, nm.tmp, buf, len);
+	fd = born(sp, &nm, r->jobs, buf, len);
 	free(buf);
 	if (fd < 0)
 		return ST_UNAVAILABLE;
@@ -616,12 +659,12 @@ store(struct spool *sp, const struct spool_record *r, int *duplicate, const char
 	case 1:
 		*duplicate = 1;
 		*reason = "duplicate event id";
-		unlinkat(sp->tmp, nm.tmp, 0);
+		unlinkat(rec_dir(sp, &nm), nm.rec, 0);
 		close(fd);
 		return ST_OK;
 	default:
 		e = errno;
-		unlinkat(sp->tmp, nm.tmp, 0);
+		unlinkat(rec_dir(sp, &nm), nm.rec, 0);
 		close(fd);
 		errno = e;
 		return ST_UNAVAILABLE;
@@ -783,6 +826,25 @@ sweep_one(const struct spool *sp, const char *name, time_t now)
 		unlinkat(sp->tmp, name, 0);
 out:
 	close(fd);
+}
+
+enum spool_claim
+spool_claimed(const char *spool, const char *hash, int fd, time_t now)
+{
+	char path[PATH_MAX];
+	struct stat st, seen;
+
+	if (fstat(fd, &st) || st.st_nlink == 0)
+		return SPOOL_PENDING;	/* gone: its writer undid it */
+	snprintf(path, sizeof path, "%s/seen/%s", spool, hash);
+	if (lstat(path, &seen) == 0) {
+		if (seen.st_ino == st.st_ino && seen.st_dev == st.st_dev)
+			return SPOOL_CLAIMED;
+	} else if (errno != ENOENT)
+		return SPOOL_PENDING;
+	if (st.st_size == 0 && now - st.st_mtime <= 60)
+		return SPOOL_PENDING;
+	return SPOOL_UNCLAIMED;
 }
 
 void

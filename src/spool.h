@@ -116,4 +116,14 @@ void spool_job_free(struct spool_job *j);
  * removed from tmp/. */
 void spool_sweep_tmp(const char *spool, time_t now);
 
+/* Whether a job straight from intake (no state in its name yet), open as
+ * fd under the runner's shared lock, may run: its event's claim stands
+ * (seen/hash is its record). SPOOL_CLAIMED it may; SPOOL_UNCLAIMED its
+ * writer died before its claim: Feishu got no 200 and redelivers, so the
+ * job is removed unrun; SPOOL_PENDING pass over it for now (a writer
+ * caught between its create and its flock: empty, and given a minute, as
+ * in tmp/; or it cannot be told just now). doc/4-spool.md §4.5. */
+enum spool_claim { SPOOL_CLAIMED, SPOOL_UNCLAIMED, SPOOL_PENDING };
+enum spool_claim spool_claimed(const char *spool, const char *hash, int fd, time_t now);
+
 #endif
