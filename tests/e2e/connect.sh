@@ -271,25 +271,26 @@ check "under strace: acked 200" 200 "$(pushed .ack.code)"
 kill -TERM "$LPID"
 wait "$SPID"
 # larkhook's own calls in order (not the runner's or the hook's): the
-# record's fsync, its move into new/, the fsyncs of new/ and seen/, and
-# only then the first sendto since the event came: the ack
+# record's fsync (born as its job in new/), its claim (link into seen/),
+# the fsyncs of new/ and seen/, and only then the first sendto since the
+# event came: the ack
 grep "^$LPID " "$R/trace" | grep -v 'resumed>' >"$R/main"
-rec=$(grep -n "fsync([0-9]*<$R/spool/tmp/" "$R/main" | tail -1 | cut -d: -f1)
-into=$(grep -n "renameat([0-9]*<$R/spool/tmp>.*<$R/spool/new>" "$R/main" | tail -1 | cut -d: -f1)
+rec=$(grep -n "fsync([0-9]*<$R/spool/new/" "$R/main" | tail -1 | cut -d: -f1)
+claim=$(grep -n "linkat([0-9]*<$R/spool/new>.*<$R/spool/seen>" "$R/main" | tail -1 | cut -d: -f1)
 seen=$(grep -n "fsync([0-9]*<$R/spool/seen>)" "$R/main" | tail -1 | cut -d: -f1)
 send=$(awk -v s="${rec:-999999}" 'NR > s && /sendto\(/ { print NR; exit }' "$R/main")
-if [ -n "$rec" ] && [ -n "$into" ] && [ -n "$seen" ] && [ -n "$send" ] &&
-	[ "$rec" -lt "$into" ] && [ "$into" -lt "$seen" ] && [ "$seen" -lt "$send" ]; then
-	ok "strace: fsync of the record (line $rec), rename into new/ ($into), fsync of seen/ ($seen), then the ack's sendto ($send)"
+if [ -n "$rec" ] && [ -n "$claim" ] && [ -n "$seen" ] && [ -n "$send" ] &&
+	[ "$rec" -lt "$claim" ] && [ "$claim" -lt "$seen" ] && [ "$seen" -lt "$send" ]; then
+	ok "strace: fsync of the record (line $rec), its claim in seen/ ($claim), fsync of seen/ ($seen), then the ack's sendto ($send)"
 else
-	fail "strace: the store precedes the ack" "rec=$rec into=$into seen=$seen send=$send; $(head -c 3000 "$R/main")"
+	fail "strace: the store precedes the ack" "rec=$rec claim=$claim seen=$seen send=$send; $(head -c 3000 "$R/main")"
 fi
 
 # --- many events in one read: stored, committed together, then acked at once ------
 # doc/10-connect.md §10.4 step 7: the events of one read are stored one by one,
 # made durable together (one fsync of new/ and one of seen/), and their acks
 # leave in one write. Under strace: no sendto while a store is not yet
-# committed (between a rename into new/ and the next fsync of seen/).
+# committed (between a claim in seen/ and the next fsync of seen/).
 R=$T/stream
 traced "$R" "a stream under strace: connected"
 lc_post stream "{\"conn\":$(newest),\"count\":40,\"window\":40,\"timeout\":60}" >"$T/stream.out"
@@ -301,35 +302,37 @@ check "... and each stored and run once" "40 40" \
 kill -TERM "$LPID"
 wait "$SPID"
 grep "^$LPID " "$R/trace" | grep -v 'resumed>' >"$R/main"
-read -r renames commits early < <(awk -v new="<$R/spool/new>" -v seen="<$R/spool/seen>)" '
-	/renameat\(/ && index($0, new) { n++; open = 1 }
-	/^[0-9]+ +fsync\(/ && index($0, seen) { c++; open = 0 }
+read -r claims commits early < <(awk -v seen="<$R/spool/seen>" '
+	/linkat\(/ && index($0, seen) { n++; open = 1 }
+	/^[0-9]+ +fsync\(/ && index($0, seen ")") { c++; open = 0 }
 	/sendto\(/ && open { bad++ }
 	END { print n + 0, c + 0, bad + 0 }' "$R/main")
-check "strace: no ack written while a stored event is not yet committed" "40 0" "$renames $early"
+check "strace: no ack written while a stored event is not yet committed" "40 0" "$claims $early"
 # the emulator writes the 40 frames at once: they come in far fewer reads
-check_true "strace: new/ and seen/ fsynced once per read, not per event ($commits commits for $renames events)" \
-	test "$commits" -ge 1 -a "$commits" -lt "$renames"
+check_true "strace: new/ and seen/ fsynced once per read, not per event ($commits commits for $claims events)" \
+	test "$commits" -ge 1 -a "$commits" -lt "$claims"
 
 # --- a storage fault acks 500; the redelivery is stored once fixed ------------------
 o=$(opened)
 start "$S"
 up "restarted" $((o + 1))
-chmod 500 "$S/spool/tmp"
+# seen/ not writable: the record is born (as its job in new/), its claim
+# fails, and the intake is undone
+chmod 500 "$S/spool/seen"
 E4=$(event ev-fault)
 push "$E4"
 check "storage fault: acked 500, so Feishu redelivers" 500 "$(pushed .ack.code)"
-check "storage fault: nothing stored, nothing claimed" "0 0" \
-	"$(find "$S/spool/seen" -name "$(idhash ev-fault)" | wc -l) $(ran "$S" ev-fault)"
-chmod 700 "$S/spool/tmp"
+check "storage fault: nothing stored, nothing claimed" "0 0 0" \
+	"$(find "$S/spool/seen" "$S/spool/new" -name "*$(idhash ev-fault)*" | wc -l) $(ran "$S" ev-fault) $(count "$S/spool" tmp)"
+chmod 700 "$S/spool/seen"
 push "$E4"
 check "fixed: the redelivery is acked 200 and runs once" "200 1" "$(pushed .ack.code) $(ran "$S" ev-fault)"
 # the same with the emulator redelivering by itself, as Feishu does
-chmod 500 "$S/spool/tmp"
+chmod 500 "$S/spool/seen"
 n=$(lc_state '[.acks[] | select(.code == 200)] | length')
 push "$(event ev-fault-2)" '{"redeliver_ms":1000,"redeliver_times":5}'
 check "storage fault: acked 500" 500 "$(pushed .ack.code)"
-chmod 700 "$S/spool/tmp"
+chmod 700 "$S/spool/seen"
 check_true "fixed: one of the emulator's redeliveries is acked 200" lc_wait "ok=$((n + 1))&timeout=15"
 check "and the hook ran once" 1 "$(ran "$S" ev-fault-2)"
 

@@ -125,9 +125,11 @@ queue_held() {
 	exec 9<&-
 }
 
-# Each step: the call, and what its line in `strace -y` output matches.
-P_SEEN='linkat\([0-9]+<[^>]*-spool/tmp>, "[^"]*", [0-9]+<[^>]*-spool/seen>'
-P_NEW='renameat\([0-9]+<[^>]*-spool/tmp>, "[^"]*", [0-9]+<[^>]*-spool/new>'
+# Each step: the call, and what its line in `strace -y` output matches. An
+# event of one job is born as its job in new/ (P_REC: its fsync, before the
+# claim); one of two jobs in tmp/, its last job a rename (P_NEW1).
+P_REC='fsync\([0-9]+<[^>]*-spool/new/'
+P_SEEN='linkat\([0-9]+<[^>]*-spool/(tmp|new)>, "[^"]*", [0-9]+<[^>]*-spool/seen>'
 P_NEW1='renameat\([0-9]+<[^>]*-spool/tmp>, "[^"]*", [0-9]+<[^>]*-spool/new>, "[^"]*\.1"'
 P_FNEW='fsync\([0-9]+<[^>]*-spool/new>'
 P_FSEEN='fsync\([0-9]+<[^>]*-spool/seen>'
@@ -142,8 +144,8 @@ P_FDONE='fsync\([0-9]+<[^>]*-spool/done>'
 # Dry runs on throwaway sites: which call is each step.
 new_site dry-intake
 intake "$S" "$T/comp.body" "$SIG" "$T/dry.strace" -e trace=linkat,renameat,fsync
+I_REC=$(nth "$T/dry.strace" fsync "$P_REC")
 I_SEEN=$(nth "$T/dry.strace" linkat "$P_SEEN")
-I_NEW=$(nth "$T/dry.strace" renameat "$P_NEW")
 I_FNEW=$(nth "$T/dry.strace" fsync "$P_FNEW")
 I_FSEEN=$(nth "$T/dry.strace" fsync "$P_FSEEN")
 new_site dry-two
@@ -158,8 +160,8 @@ R_WRITE=$(nth "$T/dry.strace" write "$P_WRITE")
 R_CLONE=$(nth "$T/dry.strace" clone "$P_CLONE")
 R_DONE=$(nth "$T/dry.strace" rename "$P_DONE")
 R_FDONE=$(nth "$T/dry.strace" fsync "$P_FDONE")
-check "dry runs found every step (intake: linkat renameat renameat fsync fsync; runner: rename openat write clone rename fsync)" \
-	"5 6" "$(echo "$I_SEEN" "$I_NEW" "$I_NEW1" "$I_FNEW" "$I_FSEEN" | wc -w) $(echo "$R_CLAIM" "$R_OPEN" "$R_WRITE" "$R_CLONE" "$R_DONE" "$R_FDONE" | wc -w)"
+check "dry runs found every step (intake: fsync linkat renameat fsync fsync; runner: rename openat write clone rename fsync)" \
+	"5 6" "$(echo "$I_REC" "$I_SEEN" "$I_NEW1" "$I_FNEW" "$I_FSEEN" | wc -w) $(echo "$R_CLAIM" "$R_OPEN" "$R_WRITE" "$R_CLONE" "$R_DONE" "$R_FDONE" | wc -w)"
 
 # --- 1. kill -9 at each step of intake; Feishu redelivers, then drain ---------------
 intake_crash() {
@@ -173,8 +175,13 @@ intake_crash() {
 	check_true "$name: drain ran" grep -q '^drain: ' "$T/drain.out"
 	settled "$name, redelivered and drained" "$S" 1
 }
+# before its claim, its record (born as its job in new/) written: the runner
+# removes that job unrun (the redelivery's runs)
+intake_crash "the fsync of the record, born as its job in new/, before the claim" fsync "$I_REC" "$P_REC"
+check "killed before the claim: the runner says it removed the unclaimed job unrun" 1 \
+	"$(grep -c "job .*\.$CH\.0: its intake never finished (no claim in seen/, no 200 given): removed unrun" \
+		"$S/larkhook.log")"
 intake_crash "the claim (link into seen/)" linkat "$I_SEEN" "$P_SEEN"
-intake_crash "the move of the job into new/ (rename)" renameat "$I_NEW" "$P_NEW"
 intake_crash "the fsync of new/" fsync "$I_FNEW" "$P_FNEW"
 intake_crash "the fsync of seen/" fsync "$I_FSEEN" "$P_FSEEN"
 
@@ -238,26 +245,40 @@ runner_crash "the fsync of done/ after the job reached done/" "$P_FDONE" "done" 
 	-e trace=fsync -e inject="fsync:signal=KILL:when=$R_FDONE"
 
 # --- 3. a writer killed after its claim, and no redelivery ever -------------------
-# The next runner completes the claim from tmp/: started by another event...
-new_site claim-event
-check_true "writer killed after its claim: it died there, no answer" killed_intake "$S" renameat "$I_NEW" "$P_NEW"
-check "writer killed after its claim: seen/ claimed, no job, record in tmp/" "1 0 1" \
-	"$(find "$S/larkhook-spool/seen" -name "$CH" | wc -l) $(where "$S" | wc -w) $(count "$S/larkhook-spool" tmp)"
-cgi_signed "$S/larkhook.conf" "$T/perf.body" "$PSIG"
+# An event of two jobs, killed at the rename that makes its 2nd job: the
+# next runner completes the claim from tmp/ (doc/4-spool.md §4.6).
+# claim_done NAME SITE: both jobs of the event in done/, each run once,
+# nothing left.
+claim_done() {
+	idle "$2/larkhook-spool"
+	check "$1: both jobs in done/" 2 "$(in_dir "$2" "done" "$H2")"
+	spool_clean "$1" "$2"
+	check "$1: the hook ran once per item (LARK_ATTEMPT LARK_EACH_INDEX)" "1 0,1 1" \
+		"$(awk -v id="$ID2" '$1 == id { print $2, $3 }' "$2/runs" 2>/dev/null | sort | paste -sd,)"
+}
+# claimed_two NAME: kill the writer of the two-job event in a new site S.
+claimed_two() {
+	new_site "$2"
+	check_true "$1: it died there, no answer" killed_intake "$S" renameat "$I_NEW1" "$P_NEW1" "$T/two.body" "$SIG2"
+	check "$1: seen/ claimed, job 0 only, record in tmp/" "1 1 1" \
+		"$(find "$S/larkhook-spool/seen" -name "$H2" | wc -l) $(in_dir "$S" new "$H2") $(count "$S/larkhook-spool" tmp)"
+}
+# ... completed by the runner another event starts ...
+claimed_two "writer killed after its claim" claim-event
+cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
 check "writer killed after its claim, another event: 200" 200 "$(status)"
-settled "writer killed after its claim, the next event's runner completed it" "$S" 1
-redeliver_dup "writer killed after its claim, completed by a runner" "$S"
-settled "writer killed after its claim, completed, then redelivered" "$S" 1
+claim_done "writer killed after its claim, the next event's runner completed it" "$S"
+redeliver_dup "writer killed after its claim, completed by a runner" "$S" "$T/two.body" "$SIG2"
+claim_done "writer killed after its claim, completed, then redelivered" "$S"
 # ... or by drain (from cron)
-new_site claim-drain
-check_true "writer killed after its claim (drain): it died there, no answer" killed_intake "$S" renameat "$I_NEW" "$P_NEW"
+claimed_two "writer killed after its claim (drain)" claim-drain
 drain "$S"
-check "writer killed after its claim, drain: one job done" "drain: 1 done, 0 to retry later, 0 failed" "$(cat "$T/drain.out")"
-settled "writer killed after its claim, drain completed it" "$S" 1
-redeliver_dup "writer killed after its claim, completed by drain" "$S"
-settled "writer killed after its claim, completed by drain, then redelivered" "$S" 1
-# killed later (the record was moved out of tmp/ as its job into new/):
-# nothing is left to complete, and there is no second job
+check "writer killed after its claim, drain: both jobs done" "drain: 2 done, 0 to retry later, 0 failed" "$(cat "$T/drain.out")"
+claim_done "writer killed after its claim, drain completed it" "$S"
+redeliver_dup "writer killed after its claim, completed by drain" "$S" "$T/two.body" "$SIG2"
+claim_done "writer killed after its claim, completed by drain, then redelivered" "$S"
+# an event of one job killed after its claim (its record is its job in
+# new/): nothing is left to complete
 new_site claim-late
 check_true "writer killed at the fsync of seen/: it died there, no answer" killed_intake "$S" fsync "$I_FSEEN" "$P_FSEEN"
 check "writer killed at the fsync of seen/: job in new/, nothing in tmp/" "1 0" "$(in_dir "$S" new) $(count "$S/larkhook-spool" tmp)"

@@ -37,7 +37,14 @@ CH=$(idhash f7984f25108f8137722bb63cee927e66)
 
 # --- permissions -------------------------------------------------------------------
 if [ "$(id -u)" -ne 0 ] || [ ${#RUNAS[@]} -gt 0 ]; then
-	for d in tmp seen new; do
+	# an event of one job is born as its job in new/: tmp/ is not on its way
+	S=$(fresh_site perm-tmp)
+	chmod 500 "$S/larkhook-spool/tmp"
+	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
+	check "tmp/ not writable: an event of one job is stored all the same (born in new/)" "200 2" \
+		"$(status) $(queued "$S/larkhook-spool")"
+	chmod 700 "$S/larkhook-spool/tmp"
+	for d in seen new; do
 		S=$(fresh_site "perm-$d")
 		chmod 500 "$S/larkhook-spool/$d"
 		cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
@@ -90,8 +97,17 @@ inject "fsync of new/ fails (EIO)" fsync EIO 2
 inject "fsync of seen/ fails (EIO)" fsync EIO 3
 inject "write of the record fails (ENOSPC)" write ENOSPC 1
 inject "link into seen/ fails (EDQUOT)" linkat EDQUOT 1
-inject "the move into new/ (rename) fails (ENOSPC)" renameat ENOSPC 1
-inject "creating the temp file fails (ENOSPC)" openat ENOSPC "$(nth openat 'O_WRONLY[|]O_CREAT[|]O_EXCL')"
+inject "creating the record, as its job in new/, fails (ENOSPC)" openat ENOSPC \
+	"$(nth openat '"[0-9]+[.][0-9a-f]+[.]0", O_WRONLY[|]O_CREAT[|]O_EXCL')"
+# the job's name taken in new/ (the same id in the same microsecond, from
+# another writer): the record is born in tmp/ instead, under its pid
+S=$(fresh_site inject-taken)
+run_traced "$S" openat "$T/strace.taken" \
+	-e inject="openat:error=EEXIST:when=$(nth openat '"[0-9]+[.][0-9a-f]+[.]0", O_WRONLY[|]O_CREAT[|]O_EXCL')"
+check_true "the job's name taken in new/: the fault was injected" grep -q "(INJECTED)" "$T/strace.taken"
+check "the job's name taken in new/: born in tmp/ instead, stored, claimed" "200 1 1 0" \
+	"$(status) $(grep -cE '"[0-9a-f]{64}[.][0-9]+[.][0-9]{16}", O_WRONLY[|]O_CREAT[|]O_EXCL' "$T/strace.taken") $(find "$S/larkhook-spool/seen" -name "$CH" | wc -l) $(count "$S/larkhook-spool" tmp)"
+check "the job's name taken in new/: queued once" 1 "$(jobs_of compensation.archive.changed_v1 "$S/larkhook-spool")"
 inject "opening the spool's tmp/ fails (EMFILE)" openat EMFILE "$(nth openat 'larkhook-spool/tmp", O_RDONLY[|]O_CLOEXEC[|]O_DIRECTORY')"
 
 # --- a part of the spool removed while larkhook serves: the spool is not
@@ -132,7 +148,8 @@ crash() {
 	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
 	check "killed at $name, delivered again: a duplicate, still once" "200 1" "$(status) $(jobs_of compensation.archive.changed_v1 "$S/larkhook-spool")"
 }
+# before its claim, its job written in new/: the runner removes it unrun
+crash "the fsync of the record (its job in new/, not yet claimed)" fsync 1 0
 crash "the claim in seen/" linkat 1 0
-crash "the move of the job into new/ (rename)" renameat 1 0
 crash "the fsync of new/" fsync 2 0
 crash "the fsync of seen/" fsync 3 0

@@ -278,19 +278,45 @@ check "FastCGI: a whole request, one whose body never ends, a whole one" \
 check "FastCGI: the timed-out request's connection lingers (shutdown), the whole one's does not" 1 \
 	"$(grep -c 'shutdown(' "$T/linger.strace")"
 
-# --- the sweep completes a dead writer's claim before it expires seen/ -------------------
-# A writer killed after its claim, before its job; its claim then older
-# than retain (8 h): the next runner must make the job (and so keep the
-# claim), not expire the claim and then take the record for an orphan.
+# --- a dead writer's claim is kept, and its jobs made, before seen/ expires -------------
+# A writer killed after its claim, its claim then older than retain (8 h):
+# the next runner must run the event once and keep the claim, not expire
+# it and then take the job or record for an orphan (doc/4-spool.md §4.6).
+# kill_at CALL WHEN BODY: deliver BODY to $S, the writer killed on entering
+# its WHEN-th CALL.
+kill_at() {
+	(env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+		CONTENT_LENGTH="$(stat -c %s "$3")" LARKHOOK_CONFIG="$S/larkhook.conf" \
+		HTTP_X_LARK_SIGNATURE="$(sign "$3")" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
+		HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
+		strace -qq -o /dev/null -e trace="$1" -e inject="$1:signal=KILL:when=$2" \
+		"${RUNAS[@]}" "$BIN" <"$3" >"$T/resp" 2>/dev/null; exit $?) 2>/dev/null
+}
+# One job: the record is born as its job in new/; killed at the fsync of
+# new/ (the record's own fsync is the first), after its claim.
 runsite oldclaim 'echo "$LARK_ID" >>runs' "retain = 8h"
-(env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
-	CONTENT_LENGTH="$(stat -c %s "$T/comp.body")" LARKHOOK_CONFIG="$S/larkhook.conf" \
-	HTTP_X_LARK_SIGNATURE="$SIG" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
-	strace -qq -o /dev/null -e trace=renameat -e inject=renameat:signal=KILL:when=1 \
-	"${RUNAS[@]}" "$BIN" <"$T/comp.body" >"$T/resp" 2>/dev/null; exit $?) 2>/dev/null
-check "old claim: the writer died after its claim, before its job" "1 1 0" \
-	"$(count "$SP" seen) $(count "$SP" tmp) $(count "$SP" new)"
+kill_at fsync 2 "$T/comp.body"
+check "old claim (one job): the writer died after its claim, its job in new/, nothing in tmp/" "1 0 1 " \
+	"$(count "$SP" seen) $(count "$SP" tmp) $(count "$SP" new) $(cat "$T/resp")"
 touch -d '9 hours ago' "$SP/seen/$CH"
 drain
-check "old claim: the runner completed it and ran it once" "$ID" "$(cat "$S/runs" 2>/dev/null)"
-check "old claim: its id is still claimed (its job kept it)" 1 "$(count "$SP" seen)"
+check "old claim (one job): the runner ran it once" "$ID" "$(cat "$S/runs" 2>/dev/null)"
+check "old claim (one job): its id is still claimed (its job kept it)" 1 "$(count "$SP" seen)"
+# Two jobs (each): the record is born in tmp/; killed at the rename that
+# makes its last job, after its claim and its first job.
+TWO_ID=races-old-claim-two-0001
+vector perf plaintext | jq -c --arg id "$TWO_ID" '.header.event_id = $id | .event.items += .event.items' \
+	>"$T/two.json"
+seal "$T/two.json" "$T/two.body" >/dev/null
+runsite oldclaim2 true "retain = 8h"
+# shellcheck disable=SC2016 # expanded by the hook's shell
+sed -i '/^\[on performance/,$ s/^run = true$/run = echo "$LARK_ID $LARK_EACH_INDEX" >>runs/' "$S/larkhook.conf"
+kill_at renameat 1 "$T/two.body"
+check "old claim (two jobs): the writer died after its claim and first job, record in tmp/" "1 1 1 " \
+	"$(count "$SP" seen) $(count "$SP" tmp) $(count "$SP" new) $(cat "$T/resp")"
+touch -d '9 hours ago' "$SP/seen/$(idhash "$TWO_ID")"
+drain
+check "old claim (two jobs): the runner completed it and ran each job once" "$TWO_ID 0|$TWO_ID 1" \
+	"$(sort "$S/runs" 2>/dev/null | paste -sd'|')"
+check "old claim (two jobs): its id is still claimed, tmp/ empty" "1 0" \
+	"$(count "$SP" seen) $(count "$SP" tmp)"

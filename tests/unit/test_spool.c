@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "t.h"
@@ -113,8 +114,10 @@ main(void)
 			r.jobs = 1;
 			CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup,
 			      "spool/%s removed: next event stored (%s)", parts[i], reason);
-			CHECK(entries("new", NULL, 0) >= 1 && entries("tmp", NULL, 0) == 0,
-			      "spool/%s removed: job queued, tmp/ empty", parts[i]);
+			/* one job: born in new/, so a removed tmp/ is made
+			 * again only by the next store that needs it */
+			CHECK(entries("new", NULL, 0) >= 1 && entries("tmp", NULL, 0) <= 0,
+			      "spool/%s removed: job queued, tmp/ empty or gone", parts[i]);
 		}
 		CHECK(entries("seen", NULL, 0) == 1 && entries("new", NULL, 0) == 1,
 		      "after the whole tree went: one claim, one job");
@@ -184,6 +187,62 @@ main(void)
 		      "held: the redelivery of an undone event is stored anew, not a duplicate");
 		CHECK(entries("new", NULL, 0) == nnew + 2 && entries("seen", NULL, 0) == nseen + 1,
 		      "held: ... with its two jobs");
+	}
+
+	/* where a record is born (doc/4-spool.md §4.4), and when the runner
+	 * may take a job straight from intake (§4.5) */
+	{
+		struct stat st;
+		char path[600], sh[512];
+		int fd, w;
+
+		spool_close(&sp);
+		snprintf(sh, sizeof sh, "rm -rf %s/new/* %s/seen/* %s/tmp/*", spool, spool, spool);
+		CHECK(system(sh) == 0, "spool emptied");
+		sp.hold = 0;
+		r.id = "born-1";
+		r.each = NULL;
+		r.jobs = 1;
+		CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup, "one job: stored");
+		CHECK(entries("new", job, sizeof job) == 1 && entries("seen", seen, sizeof seen) == 1 &&
+		      entries("tmp", NULL, 0) == 0, "one job: a job, a claim, nothing in tmp/");
+		fd = open(job, O_RDONLY);
+		CHECK(fd >= 0 && spool_claimed(spool, strrchr(seen, '/') + 1, fd, time(NULL)) == SPOOL_CLAIMED,
+		      "its job, its claim standing: the runner may take it");
+		close(fd);
+
+		/* a writer that died after its create and write, before its claim */
+		CHECK(unlink(seen) == 0, "the claim removed, as if never made");
+		fd = open(job, O_RDONLY);
+		CHECK(fd >= 0 && spool_claimed(spool, strrchr(seen, '/') + 1, fd, time(NULL)) == SPOOL_UNCLAIMED,
+		      "written, unclaimed, unlocked: its writer died; removed unrun");
+		close(fd);
+		/* the claim another delivery of the same id made meanwhile */
+		snprintf(path, sizeof path, "%s/seen/%s", spool, strrchr(seen, '/') + 1);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		CHECK(fd >= 0 && write(fd, "x", 1) == 1, "another record claims the id");
+		close(fd);
+		fd = open(job, O_RDONLY);
+		CHECK(fd >= 0 && spool_claimed(spool, strrchr(seen, '/') + 1, fd, time(NULL)) == SPOOL_UNCLAIMED,
+		      "the claim is another record's: this one is still unclaimed");
+		/* empty: a live writer between its create and its flock, or dead */
+		w = open(job, O_WRONLY);
+		CHECK(w >= 0 && ftruncate(w, 0) == 0 && fstat(fd, &st) == 0 && st.st_size == 0, "the job emptied");
+		close(w);
+		CHECK(spool_claimed(spool, strrchr(seen, '/') + 1, fd, st.st_mtime + 60) == SPOOL_PENDING,
+		      "empty and a minute old at most: passed over, may be a writer's at work");
+		CHECK(spool_claimed(spool, strrchr(seen, '/') + 1, fd, st.st_mtime + 61) == SPOOL_UNCLAIMED,
+		      "empty and older: a dead writer's");
+		CHECK(unlink(job) == 0 && spool_claimed(spool, strrchr(seen, '/') + 1, fd, time(NULL)) == SPOOL_PENDING,
+		      "removed meanwhile (its writer undid it): passed over");
+		close(fd);
+
+		/* two jobs: born in tmp/, its last job a rename out of it */
+		r.id = "born-2";
+		r.each = "items";
+		r.jobs = 2;
+		CHECK(spool_store(&sp, &r, &dup, &reason) == ST_OK && !dup && entries("new", NULL, 0) == 2 &&
+		      entries("tmp", NULL, 0) == 0, "two jobs: stored, tmp/ empty again");
 	}
 
 	spool_close(&sp);
