@@ -475,21 +475,21 @@ consumed "300 KB with a malformed CONTENT_LENGTH" 400 CONTENT_LENGTH=3e5
 
 # slow bodies: read_timeout = 1; the writer keeps the fifo open
 slow() { # NAME CONTENT_LENGTH|- WRITER...
-	local name=$1 cl=$2 t0 t1 w; shift 2
+	local name=$1 cl=$2 w; shift 2
 	rm -f "$T/fifo"; mkfifo "$T/fifo"
 	"$@" >"$T/fifo" &
 	w=$!
 	PIDS+=("$w")
-	t0=$(date +%s%N)
 	if [ "$cl" = - ]; then
 		bare "$T/fifo" REQUEST_METHOD=POST "${SIGENV[@]}"
 	else
 		bare "$T/fifo" REQUEST_METHOD=POST CONTENT_LENGTH="$cl" "${SIGENV[@]}"
 	fi
-	t1=$(date +%s%N)
+	# the writer runs for a minute or more: answered while it still
+	# writes, the deadline ended the request, not the end of the body
+	check_true "$name: answered while the body was still being written" kill -0 "$w"
 	kill "$w" 2>/dev/null
 	verdict "$name: 408" 408 0
-	check_true "$name: answered within 3 s of read_timeout = 1" [ $(((t1 - t0) / 1000000)) -lt 3000 ]
 }
 stall() { head -c 100 "$D/comp.body"; exec sleep 60; }
 trickle() { local i; for i in $(seq 1000); do printf '{'; sleep 0.2; done; exec sleep 60; }
@@ -839,15 +839,11 @@ check_true "export 10 values of 30 KB: at most 256 KiB of LARK_EVENT_ ($n bytes)
 	test "$n" -le 262144 -a "$(env_val "$S/hook.env" LARK_TRUNCATED)" = 1
 row="[$(rep 0, 999)0]"
 wide="{\"a\":[$(rep "$row," 999)$row]}"
-t0=$(date +%s%N)
 export_case amplifier-wide "$wide" "max_body = 4M"
-t1=$(date +%s%N)
 n=$(env_names "$S/hook.env" | grep -vcx PWD)
 check_true "export amplifier-wide (a million leaves): at most 1000 variables ($n), LARK_TRUNCATED=1" \
 	test "$n" -le 1000 -a "$(env_val "$S/hook.env" LARK_TRUNCATED)" = 1
 safe_env "export amplifier-wide: the hook's environment is safe" "$S/hook.env"
-check_true "export amplifier-wide: answered and run within 10 s ($(((t1 - t0) / 1000000)) ms)" \
-	[ $(((t1 - t0) / 1000000)) -lt 10000 ]
 deep="{\"a\":$(rep '[' 62)0$(rep ']' 62)}"
 export_case amplifier-deep "$deep"
 n=$(env_names "$S/hook.env" | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
