@@ -14,7 +14,8 @@
 # calls it. Knobs (environment): BENCH_LC_EVENTS events per stream (50000),
 # BENCH_LC_WINDOW events the emulator keeps unacked at most (128),
 # BENCH_LC_LAT events sent one at a time for the unloaded latency (2000),
-# BENCH_LC_ROUNDS paired rounds (3), BENCH_LC_BIN the larkhook binary
+# BENCH_LC_ROUNDS paired rounds (5: the peer alone moves by a sixth
+# between rounds), BENCH_LC_BIN the larkhook binary
 # (./larkhook).
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +23,7 @@ OUT=${1:-}
 N=${BENCH_LC_EVENTS:-50000}
 WINDOW=${BENCH_LC_WINDOW:-128}
 LATN=${BENCH_LC_LAT:-2000}
-ROUNDS=${BENCH_LC_ROUNDS:-3}
+ROUNDS=${BENCH_LC_ROUNDS:-5}
 SRC_BIN=${BENCH_LC_BIN:-$ROOT/larkhook}
 WARM=500
 APP_ID=cli_a1b2c3d4e5f60001

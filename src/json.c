@@ -271,13 +271,24 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* 1 when two names are the same; the first byte is compared inline, as
+ * most names differ there. */
+static int
+same(const char *a, const char *b)
+{
+	return a[0] == b[0] && strcmp(a, b) == 0;
+}
+
 /* Duplicate keys, compared after unescaping (so "a" and "\u0061" clash):
- * sort each object's names and look at neighbours. */
+ * an object of up to DUP_PAIRWISE names compares each pair (an event's
+ * objects are that small: no allocation, no sort); a larger one sorts its
+ * names and looks at neighbours. */
+#define DUP_PAIRWISE 16
 static const char *
 duplicates(const cJSON *node)
 {
 	const char *err = NULL;
-	const cJSON *c;
+	const cJSON *c, *d;
 	size_t n = 0, i = 0;
 	char **names;
 
@@ -288,6 +299,13 @@ duplicates(const cJSON *node)
 		return NULL;
 	for (c = node->child; c; c = c->next)
 		n++;
+	if (n <= DUP_PAIRWISE) {
+		for (c = node->child; c; c = c->next)
+			for (d = c->next; d; d = d->next)
+				if (same(c->string, d->string))
+					return "duplicate key";
+		return NULL;
+	}
 	if (!(names = malloc(n * sizeof *names)))
 		return "out of memory";
 	for (c = node->child; c; c = c->next)

@@ -301,6 +301,20 @@ test_duplicates(void)
 	GOOD("the same key at different levels", "{\"a\":{\"a\":{\"a\":1}}}");
 	GOOD("keys differing only by case", "{\"a\":1,\"A\":2}");
 	GOOD("a key that is a prefix of another", "{\"a\":1,\"ab\":2,\"abc\":3}");
+	/* objects of 16 members are compared pair by pair, larger ones
+	 * sorted: a duplicate as the first and last member of each */
+	DUP("16 members, the first and the last the same",
+	    "{\"k\":0,\"b\":1,\"c\":2,\"d\":3,\"e\":4,\"f\":5,\"g\":6,\"h\":7,\"i\":8,\"j\":9,\"l\":10,"
+	    "\"m\":11,\"n\":12,\"o\":13,\"p\":14,\"k\":15}");
+	DUP("17 members, the first and the last the same",
+	    "{\"k\":0,\"b\":1,\"c\":2,\"d\":3,\"e\":4,\"f\":5,\"g\":6,\"h\":7,\"i\":8,\"j\":9,\"l\":10,"
+	    "\"m\":11,\"n\":12,\"o\":13,\"p\":14,\"q\":15,\"k\":16}");
+	GOOD("16 distinct members sharing their first byte",
+	     "{\"ka\":0,\"kb\":1,\"kc\":2,\"kd\":3,\"ke\":4,\"kf\":5,\"kg\":6,\"kh\":7,\"ki\":8,\"kj\":9,"
+	     "\"kk\":10,\"kl\":11,\"km\":12,\"kn\":13,\"ko\":14,\"k\":15}");
+	DUP("16 members sharing their first byte, two the same",
+	    "{\"ka\":0,\"kb\":1,\"kc\":2,\"kd\":3,\"ke\":4,\"kf\":5,\"kg\":6,\"kh\":7,\"ki\":8,\"kj\":9,"
+	    "\"kk\":10,\"kl\":11,\"km\":12,\"kn\":13,\"k\\u0061\":14,\"k\":15}");
 }
 
 static void
