@@ -697,7 +697,7 @@ cgrow() {	# cgrow CASE LABEL
 		"its handler ran $PEER_HANDLED times for ${REQS[peer]} completed requests of the load run."
 	echo "So the SDK decrypts and verifies the signature (over JSON.stringify of the parsed body, not the raw bytes) but answers 200 to a forged event too;"
 	echo "it checks no token on events, keeps nothing on disk, deduplicates nothing, runs its handler inside the request, and is one node process."
-	echo "larkhook additionally parses strictly, checks the token, writes the event durably (fsync'd file, link, rename, directory fsyncs) and logs one line per request."
+	echo "larkhook additionally parses strictly, checks the token, writes the event durably (fsync'd file, its link into seen/, directory fsyncs) and logs one line per request."
 	echo
 	if [ -s "$W/lc/section.md" ]; then
 		cat "$W/lc/section.md"
