@@ -1,5 +1,6 @@
 /* queue.c: job names, due jobs, moves between the spool's directories */
 #include <dirent.h>
+#include <errno.h>
 #include <time.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -110,22 +111,28 @@ queue_next_due(const char *spool, time_t now, const struct job *after, struct jo
 	return p.found;
 }
 
-void
+int
 queue_each(const char *spool, const char *dir,
            void (*fn)(void *ctx, const char *name, const struct job *j), void *ctx)
 {
 	char path[PATH_MAX];
 	struct dirent *e;
 	struct job j;
+	int rc;
 	DIR *d;
 
 	snprintf(path, sizeof path, "%s/%s", spool, dir);
 	if (!(d = opendir(path)))
-		return;
-	while ((e = readdir(d)))
+		return -1;
+	errno = 0;
+	while ((e = readdir(d))) {
 		if (queue_parse(e->d_name, &j) == 0)
 			fn(ctx, e->d_name, &j);
+		errno = 0;
+	}
+	rc = errno ? -1 : 0;
 	closedir(d);
+	return rc;
 }
 
 int
@@ -151,6 +158,7 @@ struct sweep {
 	unsigned retain;
 	char *pending;		/* hashes of jobs still to run, "h1 h2 …" */
 	size_t plen, pcap;
+	int partial;		/* pending may lack some: expire no claim */
 };
 
 /* A job in cur/ when the lock is ours: its runner died, maybe mid-hook. It
@@ -198,8 +206,10 @@ note_pending(void *ctx, const char *name, const struct job *j)
 	if (s->plen + 66 > s->pcap) {
 		size_t cap = s->pcap ? s->pcap * 2 : 4096;
 
-		if (!(grown = realloc(s->pending, cap)))
+		if (!(grown = realloc(s->pending, cap))) {
+			s->partial = 1;
 			return;
+		}
 		s->pending = grown;
 		s->pcap = cap;
 	}
@@ -276,15 +286,18 @@ sweep_clock(const char *spool, time_t now)
 void
 queue_sweep(const char *spool, time_t now, unsigned retain)
 {
-	struct sweep s = { spool, sweep_clock(spool, now), retain, NULL, 0, 0 };
+	struct sweep s = { spool, sweep_clock(spool, now), retain, NULL, 0, 0, 0 };
 
 	/* claims of dead writers are completed before seen/ expires, so
 	 * an unfinished claim's jobs are made (and keep it) first */
 	spool_sweep_tmp(spool, now);
 	queue_each(spool, "cur", lost, &s);
 	queue_each(spool, "done", expire_done, &s);
-	queue_each(spool, "new", note_pending, &s);
-	expire(&s, "seen", (time_t)retain);
+	/* a claim whose job still waits must stay: without it the runner
+	 * would take that job for a dead writer's (doc/4-spool.md §4.5), so
+	 * no claim expires unless every waiting job was seen */
+	if (queue_each(spool, "new", note_pending, &s) == 0 && !s.partial)
+		expire(&s, "seen", (time_t)retain);
 	/* run/ holds files only while a hook runs: reply hooks' are recent */
 	expire(&s, "run", 86400);
 	free(s.pending);

@@ -44,8 +44,10 @@ int queue_next_due(const char *spool, time_t now, const struct job *after, struc
 int queue_move(const char *spool, const char *from, const char *old, const char *to,
                const struct job *j, int sync);
 
-/* Call fn for every job in spool/dir (in no particular order). */
-void queue_each(const char *spool, const char *dir,
+/* Call fn for every job in spool/dir (in no particular order). 0 when the
+ * whole directory was read; -1 when it could not be (fn may have been
+ * called for some). */
+int queue_each(const char *spool, const char *dir,
                 void (*fn)(void *ctx, const char *name, const struct job *j), void *ctx);
 
 /* The runner's repairs at start, under its lock: jobs left in cur/ by a

@@ -142,15 +142,40 @@ write_json(struct slot *s, const struct config *c, const struct spool_job *rec)
 	return open(s->json_file, O_RDONLY | O_CLOEXEC);
 }
 
+/* A job straight from intake whose writer died before its claim (fd, its
+ * record, under our shared lock): its event got no 200, so Feishu delivers
+ * it again, and that delivery is the one that runs. Removed unrun, while
+ * the lock is held, and only if new/NAME is still this record: a writer
+ * claims only under its exclusive lock, so no claim can come between the
+ * check and the removal (a live writer caught before its flock finds its
+ * name gone, fails its claim and stores the event afresh). 0 removed. */
+static int
+remove_unclaimed(const struct job *j, const char *path, int fd)
+{
+	struct stat st, cur;
+
+	if (fstat(fd, &st) || lstat(path, &cur) || st.st_ino != cur.st_ino || st.st_dev != cur.st_dev)
+		return -1;
+	if (unlink(path)) {
+		log_msg("job %s: its intake never finished (no claim in seen/); cannot remove it: %s",
+		        j->base, strerror(errno));
+		return -1;
+	}
+	log_msg("job %s: its intake never finished (no claim in seen/, no 200 given): removed unrun; "
+	        "Feishu delivers the event again", j->base);
+	return 0;
+}
+
 /* Open new/NAME (job j) to claim it: it must be a regular file of the
  * effective user's, no writer may hold its record's lock (an intake still
  * at work may yet undo it), and a job straight from intake needs its
- * event's claim (spool_claimed). The descriptor, holding a shared lock, or
- * -1 with errno: EWOULDBLOCK while a writer holds it or may still claim
- * it, EPERM when it is not ours, ESTALE when its writer died before its
- * claim, anything else when it cannot be looked at now. */
+ * event's claim (spool_claimed; without it, and with tidy set, a dead
+ * writer's is removed). The descriptor, holding a shared lock, or -1 with
+ * errno: EWOULDBLOCK while a writer holds it or may still claim it, ENOENT
+ * when it is gone, EPERM when it is not ours, anything else when it cannot
+ * be looked at now. */
 static int
-open_job(const struct config *c, const struct job *j, const char *name)
+open_job(const struct config *c, const struct job *j, const char *name, int tidy)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -174,7 +199,7 @@ open_job(const struct config *c, const struct job *j, const char *name)
 		case SPOOL_CLAIMED:
 			return fd;
 		case SPOOL_UNCLAIMED:
-			errno = ESTALE;
+			errno = tidy && remove_unclaimed(j, path, fd) == 0 ? ENOENT : EWOULDBLOCK;
 			break;
 		default:
 			errno = EWOULDBLOCK;
@@ -203,24 +228,6 @@ refuse(struct runner *r, struct slot *s)
 	log_msg("job %s: not a regular file owned by larkhook's user: moved to failed/, never run",
 	        s->job.base);
 	r->totals->failed++;
-	return 1;
-}
-
-/* A job whose writer died before its claim: the event got no 200, so
- * Feishu delivers it again, and that delivery is the one that runs. This
- * one is removed unrun. 1 (settled). */
-static int
-unclaimed(struct runner *r, struct slot *s)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof path, "%s/new/%s", r->c->spool, s->name);
-	if (unlink(path) && errno != ENOENT)
-		log_msg("job %s: its intake never finished (no claim in seen/); cannot remove it: %s",
-		        s->job.base, strerror(errno));
-	else
-		log_msg("job %s: its intake never finished (no claim in seen/, no 200 given): removed "
-		        "unrun; Feishu delivers the event again", s->job.base);
 	return 1;
 }
 
@@ -257,11 +264,10 @@ start(struct runner *r, struct slot *s, const struct job *j)
 	s->job = *j;
 	s->attempts = 5;
 	queue_name(j, s->name);
-	if ((fd = open_job(c, j, s->name)) < 0) {
+	/* only the runner holding runner.lock removes (tidy): one remover */
+	if ((fd = open_job(c, j, s->name, 1)) < 0) {
 		if (errno == EPERM)
 			return refuse(r, s);
-		if (errno == ESTALE)
-			return unclaimed(r, s);
 		return errno == EWOULDBLOCK || errno == ENOENT ? 2 : -1;
 	}
 	if ((got = spool_read_fd(fd, &rec)) < 0) {
@@ -426,7 +432,7 @@ claimable(const struct config *c)
 
 	while (queue_next_due(c->spool, time(NULL), after, &j)) {
 		queue_name(&j, name);
-		if ((fd = open_job(c, &j, name)) >= 0) {
+		if ((fd = open_job(c, &j, name, 0)) >= 0) {
 			close(fd);
 			return 1;
 		}

@@ -233,6 +233,7 @@ write_record(int dir, const char *name, const char *buf, size_t n)
 struct names {
 	char tmp[128], job[128], rec[128];
 	char hash[65], arrival[32];
+	long long us;	/* the arrival, in microseconds */
 	int direct;
 };
 
@@ -243,22 +244,29 @@ rec_dir(const struct spool *sp, const struct names *nm)
 	return nm->direct ? sp->new : sp->tmp;
 }
 
+/* ARRIVAL: 10 digits of seconds, 6 of microseconds, from us. */
+static void
+set_arrival(struct names *nm, long long us)
+{
+	size_t n = io_decimal(nm->arrival, us / 1000000, 10);
+
+	n += io_decimal(nm->arrival + n, us % 1000000, 6);
+	nm->arrival[n] = '\0';
+	nm->us = us;
+}
+
 static int
 make_names(const char *id, struct names *nm)
 {
 	struct bytes part = { id, strlen(id) };
 	unsigned char md[32];
 	struct timeval tv;
-	size_t n;
 
 	if (crypto_sha256(&part, 1, md))
 		return -1;
 	crypto_hex(md, 32, nm->hash);
 	gettimeofday(&tv, NULL);
-	/* ARRIVAL: 10 digits of seconds, 6 of microseconds */
-	n = io_decimal(nm->arrival, (long long)tv.tv_sec, 10);
-	n += io_decimal(nm->arrival + n, (long long)tv.tv_usec, 6);
-	nm->arrival[n] = '\0';
+	set_arrival(nm, (long long)tv.tv_sec * 1000000 + tv.tv_usec);
 	nm->tmp[0] = nm->rec[0] = '\0';
 	nm->direct = 0;
 	return 0;
@@ -305,34 +313,46 @@ job_name(const struct names *nm, int index, char *out, size_t n)
 
 /* Where the record is born (doc/4-spool.md §4.4): as its one job in new/
  * when the event has one job, else in tmp/. A job name already taken in
- * new/ (the same id in the same microsecond, from another writer) sends
- * it to tmp/, whose names hold the pid. The locked descriptor, or -1. */
+ * new/ (the same id in the same microsecond, from another writer) is tried
+ * again a microsecond later, a few times: a job name in new/ is only ever
+ * made by O_EXCL here or by its own claimer, so none is replaced. The
+ * locked descriptor, or -1. */
+#define BORN_TRIES 8
 static int
 born(const struct spool *sp, struct names *nm, int jobs, const char *buf, size_t len)
 {
-	int fd;
+	int fd = -1;
 
-	if (jobs == 1 && job_name(nm, 0, nm->rec, sizeof nm->rec) == 0) {
+	if (jobs == 1) {
 		nm->direct = 1;
-		if ((fd = write_record(sp->new, nm->rec, buf, len)) >= 0 || errno != EEXIST)
-			return fd;
-		nm->direct = 0;
+		for (int i = 0; i < BORN_TRIES; i++) {
+			if (i)
+				set_arrival(nm, nm->us + 1);
+			if (job_name(nm, 0, nm->rec, sizeof nm->rec))
+				return -1;
+			if ((fd = write_record(sp->new, nm->rec, buf, len)) >= 0 || errno != EEXIST)
+				break;
+		}
+		return fd;
 	}
 	tmp_name(nm);
 	memcpy(nm->rec, nm->tmp, sizeof nm->rec);
 	return write_record(sp->tmp, nm->tmp, buf, len);
 }
 
-/* Remove the jobs made, the claim and the record of an intake (the
- * caller still holds the record's lock, so nobody has taken them). */
+/* Remove the claim, the jobs made and the record of an intake (the
+ * caller still holds the record's lock, so nobody has taken them). The
+ * claim first: killed half-way, this leaves jobs without a claim, which
+ * the runner removes unrun (doc/4-spool.md §4.5), not a claim without its
+ * jobs, which would take every redelivery for a duplicate. */
 static void
 unmake(const struct spool *sp, struct names *nm, int made)
 {
+	unlinkat(sp->seen, nm->hash, 0);
 	for (int i = 0; i < made; i++) {
 		if (job_name(nm, i, nm->job, sizeof nm->job) == 0)
 			unlinkat(sp->new, nm->job, 0);
 	}
-	unlinkat(sp->seen, nm->hash, 0);
 	if (!nm->direct)
 		unlinkat(sp->tmp, nm->tmp, 0);
 }
@@ -438,6 +458,7 @@ names_of(const char *tmp, struct names *nm)
 	memcpy(nm->hash, tmp, 64);
 	nm->hash[64] = '\0';
 	memcpy(nm->arrival, arrival + 1, 17);
+	nm->us = atoll(nm->arrival);
 	memcpy(nm->tmp, tmp, strlen(tmp) + 1);
 	nm->direct = 0;
 	return 0;

@@ -100,14 +100,21 @@ inject "link into seen/ fails (EDQUOT)" linkat EDQUOT 1
 inject "creating the record, as its job in new/, fails (ENOSPC)" openat ENOSPC \
 	"$(nth openat '"[0-9]+[.][0-9a-f]+[.]0", O_WRONLY[|]O_CREAT[|]O_EXCL')"
 # the job's name taken in new/ (the same id in the same microsecond, from
-# another writer): the record is born in tmp/ instead, under its pid
+# another writer): born a microsecond later, still in new/; taken 8 times
+# in a row: 503, nothing left
+JOBOPEN=$(nth openat '"[0-9]+[.][0-9a-f]+[.]0", O_WRONLY[|]O_CREAT[|]O_EXCL')
 S=$(fresh_site inject-taken)
-run_traced "$S" openat "$T/strace.taken" \
-	-e inject="openat:error=EEXIST:when=$(nth openat '"[0-9]+[.][0-9a-f]+[.]0", O_WRONLY[|]O_CREAT[|]O_EXCL')"
+run_traced "$S" openat "$T/strace.taken" -e inject="openat:error=EEXIST:when=$JOBOPEN"
 check_true "the job's name taken in new/: the fault was injected" grep -q "(INJECTED)" "$T/strace.taken"
-check "the job's name taken in new/: born in tmp/ instead, stored, claimed" "200 1 1 0" \
-	"$(status) $(grep -cE '"[0-9a-f]{64}[.][0-9]+[.][0-9]{16}", O_WRONLY[|]O_CREAT[|]O_EXCL' "$T/strace.taken") $(find "$S/larkhook-spool/seen" -name "$CH" | wc -l) $(count "$S/larkhook-spool" tmp)"
+names=$(grep -oE '"[0-9]+[.][0-9a-f]+[.]0", O_WRONLY[|]O_CREAT[|]O_EXCL' "$T/strace.taken" | cut -d'"' -f2 | cut -d. -f1)
+check "the job's name taken in new/: tried again a microsecond later, in new/, stored and claimed" "200 2 1 1 0" \
+	"$(status) $(wc -l <<<"$names") $(($(tail -1 <<<"$names") - $(head -1 <<<"$names"))) $(find "$S/larkhook-spool/seen" -name "$CH" | wc -l) $(count "$S/larkhook-spool" tmp)"
 check "the job's name taken in new/: queued once" 1 "$(jobs_of compensation.archive.changed_v1 "$S/larkhook-spool")"
+S=$(fresh_site inject-taken-8)
+run_traced "$S" openat "$T/strace.taken8" -e inject="openat:error=EEXIST:when=$JOBOPEN..$((JOBOPEN + 7))"
+after_fault "the job's name taken 8 times in a row" "$S/larkhook-spool"
+check "the job's name taken 8 times in a row: 8 names tried" 8 "$(grep -c '(INJECTED)' "$T/strace.taken8")"
+redeliver "the job's name taken 8 times in a row" "$S"
 inject "opening the spool's tmp/ fails (EMFILE)" openat EMFILE "$(nth openat 'larkhook-spool/tmp", O_RDONLY[|]O_CLOEXEC[|]O_DIRECTORY')"
 
 # --- a part of the spool removed while larkhook serves: the spool is not

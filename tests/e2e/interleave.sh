@@ -69,7 +69,7 @@ runs_ok() {
 nruns() { awk -v id="$2" '$1 == id' "$1/runs" 2>/dev/null | wc -l; }
 has_run() { [ "$(nruns "$1" "$2")" -ge 1 ]; }
 # stopped FILE: strace says its tracee is stopped.
-stopped() { grep -q -- '--- stopped by SIGSTOP ---' "$1"; }
+stopped() { grep -q -- '--- stopped by SIGSTOP ---' "$1" 2>/dev/null; }
 # halted NAME SPID FILE: true once strace SPID, writing FILE, has stopped
 # its tracee; else fails NAME, kills that strace and waits for it.
 halted() {
@@ -282,3 +282,31 @@ echo "# ${#CELLS[@]} runner cells"
 pool
 ran=$(find "$T" -maxdepth 2 -path '*/r-*' -name outcome | wc -l)
 check "every runner cell ran (${#CELLS[@]})" "${#CELLS[@]}" "$ran"
+
+# --- the runner meets a writer caught between its create and its flock -------------
+# A job straight from intake, empty and (as a stalled writer or a clock step
+# makes it) over a minute old, unclaimed: the runner removes it under its
+# shared lock. The writer, resumed, finds its name gone at its claim and
+# stores the event afresh: a 200, one run, nothing left (doc/4-spool.md §4.5).
+c=$T/stale
+cellsite "$c"
+when=$(awk '$1 == "openat" && /<spool\/new>, "/ { print $2; exit }' "$T/dry-one/steps")
+post_bg "$c" "$T/one.body" "$ONE_SIG" "$c/a.resp" strace -qq -y -o "$c/a.strace" -e trace="$A_CALLS" \
+	-e inject="openat:signal=SIGSTOP:when=$when" &
+spid=$!
+if halted "stale job: the writer stopped after creating its job" "$spid" "$c/a.strace"; then
+	apid=$(child "$spid")
+	touch -d '2 minutes ago' "$c"/larkhook-spool/new/*
+	check "stale job: one empty job in new/, unclaimed" "1 0" \
+		"$(find "$c/larkhook-spool/new" -type f -empty | wc -l) $(count "$c/larkhook-spool" seen)"
+	"${RUNAS[@]}" "$BIN" -c "$c/larkhook.conf" drain >/dev/null 2>&1
+	check "stale job: the runner removed it unrun" "0 1" \
+		"$(count "$c/larkhook-spool" new) $(grep -c 'its intake never finished (no claim in seen/, no 200 given): removed unrun' "$c/larkhook.log")"
+	kill -CONT "$apid"
+	wait "$spid"
+	check "stale job: the writer, resumed, stored the event afresh" 200 "$(code "$c/a.resp")"
+	drain_site "$c"
+	check_true "stale job: the hook ran exactly once" runs_ok "$c" "$ONE_ID" 1
+	check "stale job: nothing left waiting, claimed once" "0 0 1" \
+		"$(count "$c/larkhook-spool" new) $(count "$c/larkhook-spool" tmp) $(count "$c/larkhook-spool" seen)"
+fi
