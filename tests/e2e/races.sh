@@ -320,3 +320,32 @@ check "old claim (two jobs): the runner completed it and ran each job once" "$TW
 	"$(sort "$S/runs" 2>/dev/null | paste -sd'|')"
 check "old claim (two jobs): its id is still claimed, tmp/ empty" "1 0" \
 	"$(count "$SP" seen) $(count "$SP" tmp)"
+
+# --- the sweep that cannot list new/ expires no claim --------------------------------
+# A job waiting in new/, its claim older than retain; the sweep's listing of
+# new/ fails (EMFILE injected at its opendir): the claim must stay, or the
+# runner would take the waiting job for a dead writer's and remove it unrun.
+# traced_drain OUT [STRACE OPTIONS...]: drain $S under strace -y.
+traced_drain() {
+	local out=$1; shift
+	strace -qq -y -o "$out" "$@" "${RUNAS[@]}" "$BIN" -c "$S/larkhook.conf" drain >/dev/null 2>&1 </dev/null
+}
+runsite sweepfail 'echo "$LARK_ID" >>runs' "retain = 8h"
+held
+touch -d '9 hours ago' "$SP/seen/$CH"
+# the sweep's own opendir of new/: the second open of new/ as a directory
+# (the first is the tmp/ sweep's), found by a dry run on a twin site
+S0=$S SP0=$SP
+runsite sweepfail-dry true "retain = 8h"
+held
+traced_drain "$T/sweepdry.strace" -e trace=openat
+n=$(awk '/openat\(/ { k++ } /openat\(.*-spool\/new", O_RDONLY/ && /O_DIRECTORY/ { if (++m == 2) { print k; exit } }' \
+	"$T/sweepdry.strace")
+S=$S0 SP=$SP0
+traced_drain "$T/sweepfail.strace" -e trace=openat -e inject="openat:error=EMFILE:when=${n:-0}"
+check_true "sweep cannot list new/: the fault was injected at its opendir" \
+	grep -q 'spool/new", O_RDONLY.*EMFILE (Too many open files) (INJECTED)' "$T/sweepfail.strace"
+check "sweep cannot list new/: the old claim is kept, the waiting job ran once" "1 $ID" \
+	"$(count "$SP" seen) $(cat "$S/runs" 2>/dev/null)"
+check "sweep cannot list new/: nothing was removed unrun" 0 \
+	"$(grep -c 'removed unrun' "$S/larkhook.log")"
