@@ -6,7 +6,10 @@
  *    optional fields present or absent alike);
  *  - encoding is canonical: encoding the decoded encoding again gives the
  *    same bytes;
- *  - every string the decoder returns lies inside the input.
+ *  - every string the decoder returns lies inside the input;
+ *  - frame_decode_cut: its strings lie inside the input too, a payload
+ *    marked cut ends at the input's end, and on a frame that decodes whole
+ *    it gives the same fields, not cut.
  * Built and run by tools/fuzz.sh (make fuzz). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,11 +58,26 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	unsigned char *out, *again;
 	size_t n;
 
+	why = NULL;
+	if (frame_decode_cut(data, size, &h, &why) == 0) {
+		for (int i = 0; i < h.nheaders; i++) {
+			inside(&h.headers[i].key, data, size);
+			inside(&h.headers[i].value, data, size);
+		}
+		inside(&h.payload, data, size);
+		if (h.cut && (!h.payload.p || (const unsigned char *)h.payload.p + h.payload.n != data + size))
+			BUG("a cut payload that does not run to the input's end");
+	} else if (!why)
+		BUG("frame_decode_cut refused without a reason");
+	why = NULL;
 	if (frame_decode(data, size, &f, &why) != 0) {
 		if (!why)
 			BUG("refused without a reason");
 		return 0;
 	}
+	if (frame_decode_cut(data, size, &g, &why) != 0 || g.cut)
+		BUG("a whole frame did not decode whole with frame_decode_cut");
+	compare(&f, &g);
 	if (f.nheaders > FRAME_MAX_HEADERS)
 		BUG("%d headers accepted", f.nheaders);
 	for (int i = 0; i < f.nheaders; i++) {

@@ -9,7 +9,9 @@
  *           server would send it, and ws_rx must give it back whole
  * Invariants: ws_response's header length lies inside the input and ends
  * with CRLF CRLF, an accepted upgrade is a 101; no event exceeds the size
- * limit, control payloads stay within 125 bytes; a message round-trips. */
+ * limit, a cut message is exactly the limit, control payloads stay within
+ * 125 bytes; a message round-trips, and one over the limit comes back as
+ * its first MAX bytes, cut, and nothing more. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,8 @@ stream(const unsigned char *p, size_t n)
 				BUG("an event of %zu bytes past the limit", ev.len);
 			if (ev.kind != WS_MESSAGE && ev.len > 125)
 				BUG("a control payload of %zu bytes", ev.len);
+			if (ev.cut && (ev.kind != WS_MESSAGE || ev.len != MAX))
+				BUG("a cut event of %zu bytes", ev.len);
 			if (ev.len)
 				sink = ev.data[0] ^ ev.data[ev.len - 1];	/* both ends, under ASan */
 		}
@@ -78,14 +82,20 @@ round_trip(const unsigned char *p, size_t n)
 	unsigned char *out = malloc(n + WS_FRAME_HEAD);
 	size_t len, hl;
 
-	if (!out || n > MAX)
+	if (!out)
 		goto out;
 	len = ws_frame(out, WS_BINARY, p, n, zero);
 	hl = len - n - 4;		/* the header without the mask */
 	out[1] &= 0x7f;			/* as a server sends it: unmasked */
 	memmove(out + hl, out + hl + 4, n);
+	if (n > MAX) {
+		if (ws_rx_feed(&rx, out, len - 4) || ws_rx_next(&rx, &ev, &why) != 1 || ev.kind != WS_MESSAGE ||
+		    !ev.cut || ev.len != MAX || memcmp(ev.data, p, MAX) != 0 || ws_rx_next(&rx, &ev, &why) != 0)
+			BUG("a message of %zu bytes did not come back cut to %d", n, MAX);
+		goto out;
+	}
 	if (ws_rx_feed(&rx, out, len - 4) || ws_rx_next(&rx, &ev, &why) != 1 || ev.kind != WS_MESSAGE ||
-	    ev.len != n || (n && memcmp(ev.data, p, n) != 0))
+	    ev.len != n || ev.cut || (n && memcmp(ev.data, p, n) != 0))
 		BUG("a message of %zu bytes did not round-trip", n);
 out:
 	free(out);

@@ -714,6 +714,10 @@ data(struct lc *lc, const struct frame *f)
 		return 0;
 	}
 	if (sum > 1) {
+		if (f->cut) {
+			log_msg("connect: a fragment over the size limit; dropped");
+			return 0;
+		}
 		if (sum > MAX_FRAGMENTS || seq >= sum) {
 			log_msg("connect: a fragment %d of %d is out of bounds; dropped", seq, sum);
 			return 0;
@@ -721,8 +725,10 @@ data(struct lc *lc, const struct frame *f)
 		if (!(joined = join(lc, f, sum, seq, &len)))
 			return 0;
 		payload = joined;
-	} else if (len > lc->c->max_body) {
-		/* as a webhook's body over max_body: 413, and nothing stored */
+	} else if (f->cut || len > lc->c->max_body) {
+		/* as a webhook's body over max_body: 413, and nothing stored (a
+		 * message over the WebSocket limit came cut: its head is enough
+		 * for the ack, and Feishu is not made to send it forever) */
 		log_request(ST_TOO_LARGE, "event over max_body", NULL, NULL);
 		return ack(lc, f, ST_TOO_LARGE, NULL, 0);
 	}
@@ -758,11 +764,15 @@ message(struct lc *lc, const struct ws_event *ev)
 		log_msg("connect: ignored a text message (frames are binary)");
 		return 0;
 	}
-	if (frame_decode(ev->data, ev->len, &f, &why)) {
-		log_msg("connect: ignored a frame that does not decode: %s", why);
+	if ((ev->cut ? frame_decode_cut : frame_decode)(ev->data, ev->len, &f, &why)) {
+		log_msg("connect: ignored a frame that does not decode%s: %s",
+		        ev->cut ? " (cut at the size limit)" : "", why);
 		return 0;
 	}
+	f.cut |= ev->cut;	/* cut past its payload: the frame is still over the limit */
 	if (f.method == FRAME_CONTROL) {
+		if (f.cut)
+			return 0;
 		control(lc, &f);
 		return 0;
 	}

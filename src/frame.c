@@ -116,8 +116,9 @@ fail(const char **reason, const char *why)
 	return -1;
 }
 
-int
-frame_decode(const unsigned char *buf, size_t len, struct frame *f, const char **reason)
+/* frame_decode, and with cut, frame_decode_cut. */
+static int
+decode(const unsigned char *buf, size_t len, struct frame *f, int cut, const char **reason)
 {
 	struct in in = { buf, buf + len };
 	struct frame_str s;
@@ -151,8 +152,14 @@ frame_decode(const unsigned char *buf, size_t len, struct frame *f, const char *
 			seen |= 1u << field;
 			continue;
 		}
-		if (delimited(&in, &s))
-			return fail(reason, "length runs past the end");
+		if (delimited(&in, &s)) {
+			if (!cut || field != 8)
+				return fail(reason, "length runs past the end");
+			/* the payload the cut went through: what is left of it */
+			f->payload = (struct frame_str){ (const char *)in.p, (size_t)(in.end - in.p) };
+			f->cut = 1;
+			break;
+		}
 		switch (field) {
 		case 5:
 			if (f->nheaders == FRAME_MAX_HEADERS)
@@ -169,6 +176,18 @@ frame_decode(const unsigned char *buf, size_t len, struct frame *f, const char *
 	if (seen != 0x1e)
 		return fail(reason, "a required field (SeqID, LogID, service, method) is missing");
 	return 0;
+}
+
+int
+frame_decode(const unsigned char *buf, size_t len, struct frame *f, const char **reason)
+{
+	return decode(buf, len, f, 0, reason);
+}
+
+int
+frame_decode_cut(const unsigned char *buf, size_t len, struct frame *f, const char **reason)
+{
+	return decode(buf, len, f, 1, reason);
 }
 
 static size_t

@@ -27,6 +27,7 @@ struct frame {
 	struct frame_str payload_encoding, payload_type;	/* 6, 7 */
 	struct frame_str payload;			/* 8 */
 	struct frame_str log_id_new;			/* 9 */
+	int cut;		/* frame_decode_cut: the payload runs past the end */
 };
 
 enum { FRAME_CONTROL = 0, FRAME_DATA = 1 };	/* method */
@@ -37,6 +38,13 @@ enum { FRAME_CONTROL = 0, FRAME_DATA = 1 };	/* method */
  * than FRAME_MAX_HEADERS headers is refused. 0 on success; -1 with a static
  * *reason. */
 int frame_decode(const unsigned char *buf, size_t len, struct frame *f, const char **reason);
+
+/* The same for the first len bytes of a frame that was longer (a message
+ * over the WebSocket size limit, cut): a payload (field 8) that runs past
+ * the end is what there is of it, with f->cut set, and decoding stops
+ * there; anything else past the end is refused. Feishu's encoder writes
+ * the fields in order, so the ids and headers an ack echoes come first. */
+int frame_decode_cut(const unsigned char *buf, size_t len, struct frame *f, const char **reason);
 
 /* The exact length frame_encode writes for f. */
 size_t frame_size(const struct frame *f);

@@ -380,12 +380,10 @@ data(struct ws_rx *rx, const struct head *h, const unsigned char *p, struct ws_e
 		return fail(reason, h->op == WS_CONT ? "continuation without a message" :
 		                                       "new message inside a fragmented one");
 	if (h->op != WS_CONT && h->fin) {
-		*ev = (struct ws_event){ WS_MESSAGE, h->op == WS_TEXT, p, n, 0 };
+		*ev = (struct ws_event){ WS_MESSAGE, h->op == WS_TEXT, p, n, 0, 0 };
 		return 1;
 	}
-	if (rx->msg_len + n > rx->max)
-		return fail(reason, "fragmented message over the size limit");
-	if (rx->msg_len + n > rx->msg_cap) {
+	if (rx->msg_len + n > rx->msg_cap) {	/* within rx->max: oversize() takes the rest */
 		size_t cap = rx->msg_cap ? rx->msg_cap : 65536;
 		unsigned char *grown;
 
@@ -403,7 +401,7 @@ data(struct ws_rx *rx, const struct head *h, const unsigned char *p, struct ws_e
 		rx->msg_op = h->op;
 	if (!h->fin)
 		return 0;
-	*ev = (struct ws_event){ WS_MESSAGE, rx->msg_op == WS_TEXT, rx->msg, rx->msg_len, 0 };
+	*ev = (struct ws_event){ WS_MESSAGE, rx->msg_op == WS_TEXT, rx->msg, rx->msg_len, 0, 0 };
 	rx->msg_op = 0;
 	rx->msg_len = 0;
 	return 1;
@@ -414,7 +412,7 @@ control(const struct head *h, const unsigned char *p, struct ws_event *ev, const
 {
 	size_t n = (size_t)h->plen;
 
-	*ev = (struct ws_event){ WS_GOT_PING, 0, p, n, 0 };
+	*ev = (struct ws_event){ WS_GOT_PING, 0, p, n, 0, 0 };
 	if (h->op == WS_PONG)
 		ev->kind = WS_GOT_PONG;
 	if (h->op != WS_CLOSE)
@@ -426,21 +424,98 @@ control(const struct head *h, const unsigned char *p, struct ws_event *ev, const
 	return 1;
 }
 
+/* A data frame that takes its message over rx->max (h whole at b, n bytes
+ * there). Its message's first rx->max bytes are one event, with cut set,
+ * once they are in; the rest of the frame, and the message's later
+ * fragments, are discarded as they come (skip, dropping). A later fragment
+ * of a message already cut is discarded whole. 1 with *ev; 0 when more
+ * bytes are needed or the frame was discarded; -1 as data(). */
+static int
+oversize(struct ws_rx *rx, const struct head *h, const unsigned char *b, size_t n,
+         struct ws_event *ev, const char **reason)
+{
+	size_t room = rx->max - rx->msg_len;
+
+	if (h->op == WS_CONT ? !rx->msg_op : rx->msg_op != 0)
+		return fail(reason, h->op == WS_CONT ? "continuation without a message" :
+		                                       "new message inside a fragmented one");
+	if (!rx->dropping) {
+		if (n - h->hlen < room)
+			return 0;
+		if (h->op != WS_CONT && h->fin) {
+			*ev = (struct ws_event){ WS_MESSAGE, h->op == WS_TEXT, b + h->hlen, room, 0, 1 };
+		} else {
+			if (rx->msg_cap < rx->max) {
+				unsigned char *grown = realloc(rx->msg, rx->max ? rx->max : 1);
+
+				if (!grown)
+					return fail(reason, "out of memory");
+				rx->msg = grown;
+				rx->msg_cap = rx->max;
+			}
+			if (room)
+				memcpy(rx->msg + rx->msg_len, b + h->hlen, room);
+			if (h->op != WS_CONT)
+				rx->msg_op = h->op;
+			*ev = (struct ws_event){ WS_MESSAGE, rx->msg_op == WS_TEXT, rx->msg, rx->max, 0, 1 };
+			rx->dropping = !h->fin;
+		}
+		rx->off += h->hlen + room;
+		rx->skip = h->plen - room;
+		rx->skip_fin = h->fin;
+		return 1;
+	}
+	rx->off += h->hlen;
+	rx->skip = h->plen;
+	rx->skip_fin = h->fin;
+	return 0;
+}
+
+/* Discard what is left of a cut message's frame; at its last frame's end
+ * the message is over. 1 when done, 0 when more bytes are needed. */
+static int
+skipped(struct ws_rx *rx)
+{
+	size_t n = rx->len - rx->off;
+	size_t k = rx->skip < n ? (size_t)rx->skip : n;
+
+	rx->off += k;
+	rx->skip -= k;
+	if (rx->skip)
+		return 0;
+	if (rx->skip_fin) {
+		rx->msg_op = 0;
+		rx->msg_len = 0;
+		rx->dropping = 0;
+		rx->skip_fin = 0;
+	}
+	return 1;
+}
+
 int
 ws_rx_next(struct ws_rx *rx, struct ws_event *ev, const char **reason)
 {
 	if (!rx->buf)
 		return 0;	/* nothing received yet */
 	for (;;) {
-		const unsigned char *b = rx->buf + rx->off;
-		size_t n = rx->len - rx->off;
+		const unsigned char *b;
+		size_t n;
 		struct head h;
-		int rc = head(b, n, &h, reason);
+		int rc;
 
-		if (rc <= 0)
+		if ((rx->skip || rx->skip_fin) && !skipped(rx))
+			return 0;
+		b = rx->buf + rx->off;
+		n = rx->len - rx->off;
+		if ((rc = head(b, n, &h, reason)) <= 0)
 			return rc;
-		if (h.plen > rx->max)
-			return fail(reason, "frame over the size limit");
+		if (h.op < 8 && (rx->dropping || h.plen > rx->max - rx->msg_len)) {
+			if ((rc = oversize(rx, &h, b, n, ev, reason)) != 0)
+				return rc;
+			if (rx->skip || rx->skip_fin || rx->off != (size_t)(b - rx->buf))
+				continue;
+			return 0;
+		}
 		if (n - h.hlen < h.plen)
 			return 0;
 		rx->off += h.hlen + (size_t)h.plen;

@@ -65,6 +65,9 @@ struct ws_event {
 	const unsigned char *data;	/* the message, or a control frame's payload */
 	size_t len;
 	int close_code;		/* WS_GOT_CLOSE: the code, 1005 when none was sent */
+	int cut;		/* WS_MESSAGE: the message was over the size limit:
+				 * data holds its first max bytes, the rest is
+				 * discarded as it arrives */
 };
 
 /* The receiving side of one connection: bytes in, events out. */
@@ -75,9 +78,12 @@ struct ws_rx {
 	unsigned char *msg;		/* a fragmented message being joined */
 	size_t msg_len, msg_cap;
 	int msg_op;			/* its opcode, 0 when none is open */
+	unsigned long long skip;	/* bytes of a cut message still to discard */
+	int skip_fin;			/* those end its last frame */
+	int dropping;			/* a cut message's later fragments are discarded */
 };
 
-#define WS_RX_INIT(max) { (max), NULL, 0, 0, 0, NULL, 0, 0, 0 }
+#define WS_RX_INIT(max) { (max), NULL, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0 }
 
 /* Append n received bytes. -1 when out of memory or when what is pending
  * exceeds a frame of rx->max. */
@@ -86,7 +92,9 @@ int ws_rx_feed(struct ws_rx *rx, const void *p, size_t n);
 /* The next event: 1 with *ev filled, 0 when more bytes are needed, -1 on
  * a protocol error (static *reason): a masked or reserved-bit frame, an
  * unknown opcode, a fragmented or oversized control frame, a continuation
- * out of place, a message over rx->max. */
+ * out of place. A data message over rx->max is not an error (the peer may
+ * send it again and again): its first rx->max bytes come as one event with
+ * cut set, once they are in, and the rest of it is read and discarded. */
 int ws_rx_next(struct ws_rx *rx, struct ws_event *ev, const char **reason);
 
 /* Release what rx holds; it can be used again from empty. */

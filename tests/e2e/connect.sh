@@ -446,6 +446,16 @@ check "through the proxy: an event is acked and runs" "200 1" "$(pushed .ack.cod
 push "$(event ev-too-big "{\"note\":\"$(head -c 9000 /dev/zero | tr '\0' x)\"}")"
 check "an event over max_body (8K here) is acked 413, as a webhook answers, and not stored" "413 0" \
 	"$(pushed .ack.code) $(ran "$X" ev-too-big)"
+# over the WebSocket message limit too (max_body + 64 KiB): cut there, its
+# head is enough for the ack; no reconnect, which Feishu's redeliveries of
+# it would repeat forever
+o=$(opened)
+push "$(event ev-far-too-big "{\"note\":\"$(head -c 100000 /dev/zero | tr '\0' x)\"}")"
+check "an event over the WebSocket limit (8K + 64 KiB here) is acked 413 too, echoing its frame, not stored" \
+	"413 true 0" "$(pushed '"\(.ack.code) \(.ack.echo_ok)"') $(ran "$X" ev-far-too-big)"
+push "$(event ev-after-big)"
+check "... on the same connection (no reconnect), and the next event is acked 200 and runs" "$o 200 1" \
+	"$(opened) $(pushed .ack.code) $(ran "$X" ev-after-big)"
 check_true "the proxy carried the WebSocket as a CONNECT tunnel" \
 	grep -q "CONNECT 127.0.0.1:$LC_EMU_PORT HTTP/1.1" "$X/tinyproxy.log"
 check_true "and the endpoint request" grep -q "POST http://127.0.0.1:$LC_EMU_PORT/callback/ws/endpoint" \

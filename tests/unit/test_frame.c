@@ -143,6 +143,32 @@ hostile(void)
 			accepted++;
 		}
 	CHECK(accepted == 7 && in_order, "of %zu truncations only the 7 at field ends decode", n);
+	/* frame_decode_cut: the head of a frame cut at the WebSocket size
+	 * limit; only a cut inside the payload field decodes, as cut */
+	{
+		size_t first = 0, cuts = 0;
+		int ok = 1;
+
+		for (size_t cut = 0; cut < n; cut++) {
+			int rc = frame_decode_cut(b, cut, &f, &why);
+
+			if (rc == 0 && f.cut) {
+				if (!cuts)
+					first = cut;
+				cuts++;
+				ok &= f.nheaders == 6 && f.seq_id && f.payload.p &&
+				      f.payload.p + f.payload.n == (const char *)b + cut;
+			}
+		}
+		CHECK(frame_decode(b, n, &f, &why) == 0 && cuts > 0 && ok &&
+		      first + cuts == n && n - f.payload.n == first + 1,
+		      "cut anywhere after its payload's tag (%zu cuts from byte %zu, before its length): ids and 6 headers, "
+		      "the payload what there is of it, cut set", cuts, first);
+		CHECK(frame_decode_cut(b, n, &f, &why) == 0 && !f.cut && f.payload.n == strlen(event_json),
+		      "frame_decode_cut of a whole frame: as frame_decode, not cut");
+		CHECK(frame_decode_cut(b, 25, &f, &why) == -1 && strstr(why, "past the end"),
+		      "cut inside a header: refused");
+	}
 	CHECK(frame_decode(b, 0, &f, &why) == -1, "empty input refused (required fields missing)");
 	CHECK(frame_decode(b, n - 1, &f, &why) == -1 && strstr(why, "past the end"),
 	      "payload cut by one byte refused");
