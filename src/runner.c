@@ -142,27 +142,41 @@ write_json(struct slot *s, const struct config *c, const struct spool_job *rec)
 	return open(s->json_file, O_RDONLY | O_CLOEXEC);
 }
 
-/* A job straight from intake whose writer died before its claim (fd, its
- * record, under our shared lock): its event got no 200, so Feishu delivers
- * it again, and that delivery is the one that runs. Removed unrun, while
- * the lock is held, and only if new/NAME is still this record: a writer
- * claims only under its exclusive lock, so no claim can come between the
- * check and the removal (a live writer caught before its flock finds its
- * name gone, fails its claim and stores the event afresh). 0 removed. */
+/* A job straight from intake without its claim (fd, its record, under
+ * our shared lock): its writer died before claiming, so its event got no
+ * 200 and Feishu delivers it again; that delivery is the one that runs.
+ * An empty one holds nothing and is removed; any other goes to failed/
+ * unrun, LAST noclaim, rather than be destroyed on this judgement: a spool
+ * copied without its hard links looks just so, and `retry` then runs it.
+ * Done while the lock is held and only if new/NAME is still this record: a
+ * writer claims only under its exclusive lock, so no claim can come between
+ * the check and the move (a live writer caught before its flock finds its
+ * name gone, fails its claim and stores the event afresh). 0 when moved. */
 static int
-remove_unclaimed(const struct job *j, const char *path, int fd)
+set_aside(const struct config *c, const struct job *j, const char *path, int fd)
 {
 	struct stat st, cur;
+	struct job n = *j;
 
 	if (fstat(fd, &st) || lstat(path, &cur) || st.st_ino != cur.st_ino || st.st_dev != cur.st_dev)
 		return -1;
-	if (unlink(path)) {
-		log_msg("job %s: its intake never finished (no claim in seen/); cannot remove it: %s",
-		        j->base, strerror(errno));
+	if (st.st_size == 0) {
+		if (unlink(path))
+			return -1;
+		log_msg("job %s: empty and unclaimed for over a minute (its writer died before writing): "
+		        "removed", j->base);
+		return 0;
+	}
+	n.when = (long long)time(NULL);
+	snprintf(n.last, sizeof n.last, "noclaim");
+	if (queue_move(c->spool, "new", j->base, "failed", &n, 1)) {
+		log_msg("job %s: no claim in seen/ (its intake never finished); cannot move it to failed/: "
+		        "%s", j->base, strerror(errno));
 		return -1;
 	}
-	log_msg("job %s: its intake never finished (no claim in seen/, no 200 given): removed unrun; "
-	        "Feishu delivers the event again", j->base);
+	log_msg("job %s: no claim in seen/: its intake never finished and no 200 was given, so Feishu "
+	        "delivers the event again: moved to failed/ unrun (retry it only if this spool was "
+	        "copied without its hard links)", j->base);
 	return 0;
 }
 
@@ -199,7 +213,7 @@ open_job(const struct config *c, const struct job *j, const char *name, int tidy
 		case SPOOL_CLAIMED:
 			return fd;
 		case SPOOL_UNCLAIMED:
-			errno = tidy && remove_unclaimed(j, path, fd) == 0 ? ENOENT : EWOULDBLOCK;
+			errno = tidy && set_aside(c, j, path, fd) == 0 ? ENOENT : EWOULDBLOCK;
 			break;
 		default:
 			errno = EWOULDBLOCK;

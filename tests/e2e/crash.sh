@@ -47,19 +47,24 @@ where() {
 # dups SITE: requests the log answered as duplicates.
 dups() { grep -c 'reason="duplicate event id"' "$1/larkhook.log"; }
 # spool_clean NAME SITE: nothing waiting, claimed, failed or half-written.
+# A job of a writer killed before its claim is set aside in failed/ as
+# noclaim (doc/4-spool.md §4.5): NOCLAIM (0 unless given) of them are.
 spool_clean() {
 	local sp=$2/larkhook-spool
-	check "$1: no job left in new/ or cur/, none failed; tmp/ empty" "0 0 0 0" \
-		"$(count "$sp" new) $(count "$sp" cur) $(count "$sp" failed) $(count "$sp" tmp)"
+	local other aside
+	other=$(find "$sp/failed" -type f ! -name '*,noclaim' | wc -l)
+	aside=$(find "$sp/failed" -type f -name '*,noclaim' | wc -l)
+	check "$1: no job left in new/ or cur/, none failed; tmp/ empty; set aside as noclaim: ${3:-0}" \
+		"0 0 0 0 ${3:-0}" "$(count "$sp" new) $(count "$sp" cur) $other $(count "$sp" tmp) $aside"
 }
 
 # settled NAME SITE ATTEMPTS: the end state after the repair: the job in
 # done/ exactly once, nothing waiting or claimed, and the hook's runs.
 settled() {
-	local name=$1 s=$2 want=$3
+	local name=$1 s=$2 want=$3 noclaim=${4:-0}
 	idle "$s/larkhook-spool"
 	check "$name: the job is in done/ exactly once" 1 "$(in_dir "$s" "done")"
-	spool_clean "$name" "$s"
+	spool_clean "$name" "$s" "$noclaim"
 	case $want in
 	*" "*) check "$name: the hook ran exactly twice (at least once: the run was lost before done/)" 2 "$(runs "$s")" ;;
 	*) check "$name: the hook ran exactly once" 1 "$(runs "$s")" ;;
@@ -164,8 +169,9 @@ check "dry runs found every step (intake: fsync linkat renameat fsync fsync; run
 	"5 6" "$(echo "$I_REC" "$I_SEEN" "$I_NEW1" "$I_FNEW" "$I_FSEEN" | wc -w) $(echo "$R_CLAIM" "$R_OPEN" "$R_WRITE" "$R_CLONE" "$R_DONE" "$R_FDONE" | wc -w)"
 
 # --- 1. kill -9 at each step of intake; Feishu redelivers, then drain ---------------
+# intake_crash NAME CALL WHEN PATTERN [NOCLAIM]
 intake_crash() {
-	local name="killed in intake at $1" call=$2 when=$3
+	local name="killed in intake at $1" call=$2 when=$3 noclaim=${5:-0}
 	new_site "intake-$call-$when"
 	check_true "$name: it died there, no answer" killed_intake "$S" "$call" "$when" "$4"
 	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
@@ -173,15 +179,16 @@ intake_crash() {
 	idle "$S/larkhook-spool"
 	drain "$S"
 	check_true "$name: drain ran" grep -q '^drain: ' "$T/drain.out"
-	settled "$name, redelivered and drained" "$S" 1
+	settled "$name, redelivered and drained" "$S" 1 "$noclaim"
 }
 # before its claim, its record (born as its job in new/) written: the runner
-# removes that job unrun (the redelivery's runs)
-intake_crash "the fsync of the record, born as its job in new/, before the claim" fsync "$I_REC" "$P_REC"
-check "killed before the claim: the runner says it removed the unclaimed job unrun" 1 \
-	"$(grep -c "job .*\.$CH\.0: its intake never finished (no claim in seen/, no 200 given): removed unrun" \
+# sets that job aside in failed/ unrun, LAST noclaim (the redelivery's runs)
+intake_crash "the fsync of the record, born as its job in new/, before the claim" fsync "$I_REC" "$P_REC" 1
+check "killed before the claim: the log says why its job was set aside" 1 \
+	"$(grep -c "job .*\\.$CH\\.0: no claim in seen/: its intake never finished and no 200 was given, so Feishu delivers the event again: moved to failed/ unrun" \
 		"$S/larkhook.log")"
-intake_crash "the claim (link into seen/)" linkat "$I_SEEN" "$P_SEEN"
+# at the claim (the kill comes before the link is made): the same
+intake_crash "the claim (link into seen/)" linkat "$I_SEEN" "$P_SEEN" 1
 intake_crash "the fsync of new/" fsync "$I_FNEW" "$P_FNEW"
 intake_crash "the fsync of seen/" fsync "$I_FSEEN" "$P_FSEEN"
 

@@ -140,8 +140,10 @@ check "the whole spool removed: the same event is stored again, as new" "200 1" 
 # crash NAME SYSCALL WHEN LEFT: SIGKILL on entering the WHEN-th call of
 # SYSCALL; LEFT temp records remain after the redelivery (a record that was
 # never claimed is an orphan: the runner the redelivery starts removes it).
+# NOCLAIM (0 unless given) jobs of a writer killed before its claim are
+# set aside in failed/ (doc/4-spool.md §4.5) and not counted as queued.
 crash() {
-	local name=$1 call=$2 when=$3 left=$4 S
+	local name=$1 call=$2 when=$3 left=$4 noclaim=${5:-0} S
 	S=$(fresh_site "crash-$call-$when")
 	# strace dies by the tracee's signal too; keep bash's report out
 	(run_traced "$S" "$call" "$T/crash.$call.$when" -e inject="$call:signal=KILL:when=$when") 2>/dev/null
@@ -149,14 +151,17 @@ crash() {
 	check_true "killed at $name: it really died there" grep -q 'killed by SIGKILL' "$T/crash.$call.$when"
 	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
 	check "killed at $name, redelivered: 200" 200 "$(status)"
-	check "killed at $name, redelivered: queued exactly once" 1 "$(jobs_of compensation.archive.changed_v1 "$S/larkhook-spool")"
+	check "killed at $name, redelivered: queued exactly once; set aside as noclaim: $noclaim" "1 $noclaim" \
+		"$(($(jobs_of compensation.archive.changed_v1 "$S/larkhook-spool") - noclaim)) $(find "$S/larkhook-spool/failed" -name '*,noclaim' | wc -l)"
 	check "killed at $name, redelivered: claimed in seen/" 1 "$(find "$S/larkhook-spool/seen" -name "$CH" | wc -l)"
 	check "killed at $name, redelivered: temp records left" "$left" "$(idle "$S/larkhook-spool"; count "$S/larkhook-spool" tmp)"
 	cgi_signed "$S/larkhook.conf" "$T/comp.body" "$SIG"
-	check "killed at $name, delivered again: a duplicate, still once" "200 1" "$(status) $(jobs_of compensation.archive.changed_v1 "$S/larkhook-spool")"
+	check "killed at $name, delivered again: a duplicate, still once" "200 1" \
+		"$(status) $(($(jobs_of compensation.archive.changed_v1 "$S/larkhook-spool") - noclaim))"
 }
-# before its claim, its job written in new/: the runner removes it unrun
-crash "the fsync of the record (its job in new/, not yet claimed)" fsync 1 0
-crash "the claim in seen/" linkat 1 0
+# before its claim, its job written in new/: the runner sets it aside in
+# failed/ unrun
+crash "the fsync of the record (its job in new/, not yet claimed)" fsync 1 0 1
+crash "the claim in seen/ (the kill comes before the link)" linkat 1 0 1
 crash "the fsync of new/" fsync 2 0
 crash "the fsync of seen/" fsync 3 0

@@ -347,5 +347,23 @@ check_true "sweep cannot list new/: the fault was injected at its opendir" \
 	grep -q 'spool/new", O_RDONLY.*EMFILE (Too many open files) (INJECTED)' "$T/sweepfail.strace"
 check "sweep cannot list new/: the old claim is kept, the waiting job ran once" "1 $ID" \
 	"$(count "$SP" seen) $(cat "$S/runs" 2>/dev/null)"
-check "sweep cannot list new/: nothing was removed unrun" 0 \
-	"$(grep -c 'removed unrun' "$S/larkhook.log")"
+check "sweep cannot list new/: nothing was set aside unrun" "0 0" \
+	"$(grep -c 'moved to failed/ unrun' "$S/larkhook.log") $(count "$SP" failed)"
+
+# --- a spool copied without its hard links --------------------------------------------
+# Each waiting job and its claim become two files: the runner cannot tell
+# them from a dead writer's and sets the jobs aside in failed/ (noclaim),
+# destroying nothing; `retry all` then runs them (doc/4-spool.md §4.6).
+runsite copied 'echo "$LARK_ID" >>runs'
+held
+cp -r "$SP" "$S/copy"
+chown -R "$OWNER" "$S/copy"
+rm -rf "$SP"
+mv "$S/copy" "$SP"
+drain
+check "spool copied without hard links: the waiting job set aside as noclaim, not run, not lost" "1 0 0" \
+	"$(find "$SP/failed" -name "*.$CH.0:*,noclaim" | wc -l) $(count "$SP" new) $(cat "$S/runs" 2>/dev/null | wc -l)"
+"${RUNAS[@]}" "$BIN" -c "$S/larkhook.conf" retry all >/dev/null 2>&1
+drain
+check "spool copied without hard links: retry all runs it, once" "$ID 0" \
+	"$(cat "$S/runs" 2>/dev/null) $(count "$SP" failed)"
