@@ -220,7 +220,8 @@ wait
 idle "$SP"
 
 # --- a record that cannot be read for a while is retried, not failed ----------------
-runsite unreadable 'echo "$LARK_ID $LARK_ATTEMPT" >>runs' "backoff = 1"
+# (backoff 3 s: a retry due within a second could come due in the same drain)
+runsite unreadable 'echo "$LARK_ID $LARK_ATTEMPT" >>runs' "backoff = 3"
 held
 job=$(find "$SP/new" -type f -printf '%f\n' | head -1)
 strace -qq -o "$T/eio.strace" -P "$SP/new/$job" -e trace=read,pread64 -e inject=read,pread64:error=EIO:when=1 \
@@ -228,7 +229,7 @@ strace -qq -o "$T/eio.strace" -P "$SP/new/$job" -e trace=read,pread64 -e inject=
 check_true "unreadable record: EIO was injected" grep -q 'EIO.*INJECTED' "$T/eio.strace"
 check "unreadable record: left in new/ (not failed), not run" "1 0 0" \
 	"$(in_dir new) $(in_dir failed) $(grep -c . "$S/runs" 2>/dev/null || echo 0)"
-check_true "unreadable record: the log says it is tried again" grep -q 'cannot read its record (Input/output error): tried again in 1s' "$S/larkhook.log"
+check_true "unreadable record: the log says it is tried again" grep -q 'cannot read its record (Input/output error): tried again in 3s' "$S/larkhook.log"
 drained() { drain; [ "$(in_dir new)" = 0 ]; }
 wait_for 15 drained
 check "unreadable record: run later, once, as attempt 1" "$ID 1" "$(cat "$S/runs" 2>/dev/null)"
