@@ -9,9 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 vector comp raw_body >"$T/comp.body"
-vector perf raw_body >"$T/perf.body"
 SIG=$(vector comp x_lark_signature)
-PSIG=$(vector perf x_lark_signature)
 ID=$(vector comp plaintext | jq -r .header.event_id)
 CH=$(idhash "$ID")
 # an event whose `each = items` makes two jobs

@@ -228,15 +228,18 @@ echo "# outcomes (A B): $(cat "$T"/c-*/outcome | sort | uniq -c | paste -sd' ')"
 # another event is delivered in full (its kick finds the runner's lock
 # held), then the drain resumes: that event's hook must run without any
 # further request or drain. QUEUED: whether a job waited before the drain.
+# queue_one SITE: deliver the one-job event while this shell holds SITE's
+# runner lock, so no runner starts and its job waits in new/.
+queue_one() {
+	exec 9<"$1/larkhook-spool/runner.lock"
+	flock -x 9
+	post "$1" "$T/one.body" "$ONE_SIG" "$1/q.resp" 9<&-
+	exec 9<&-
+}
 rcell() {
 	local name=$1 queued=$2 call=$3 when=$4 c=$T/r-$1 spid apid
 	cellsite "$c"
-	if [ "$queued" = yes ]; then
-		exec 9<"$c/larkhook-spool/runner.lock"
-		flock -x 9
-		post "$c" "$T/one.body" "$ONE_SIG" "$c/q.resp" 9<&-
-		exec 9<&-
-	fi
+	[ "$queued" = no ] || queue_one "$c"
 	strace -qq -y -o "$c/r.strace" -e trace="$R_CALLS" -e inject="$call:signal=SIGSTOP:when=$when" \
 		"${RUNAS[@]}" "$BIN" -c "$c/larkhook.conf" drain >/dev/null 2>&1 </dev/null &
 	spid=$!
@@ -262,12 +265,7 @@ CELLS=()
 for queued in no yes; do
 	d=$T/rdry-$queued
 	cellsite "$d"
-	if [ "$queued" = yes ]; then
-		exec 9<"$d/larkhook-spool/runner.lock"
-		flock -x 9
-		post "$d" "$T/one.body" "$ONE_SIG" "$d/q.resp" 9<&-
-		exec 9<&-
-	fi
+	[ "$queued" = no ] || queue_one "$d"
 	strace -qq -y -o "$d/strace" -e trace="$R_CALLS" "${RUNAS[@]}" "$BIN" -c "$d/larkhook.conf" drain \
 		>/dev/null 2>&1 </dev/null
 	steps "$d/strace" "$R_CALLS" >"$d/steps"
