@@ -80,13 +80,8 @@ redeliver_dup() {
 # --- strace plumbing -------------------------------------------------------------
 # intake SITE BODY SIG OUT [STRACE OPTIONS...]: deliver BODY as a CGI under strace.
 intake() {
-	local S=$1 body=$2 sig=$3 out=$4; shift 4
-	env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
-		CONTENT_LENGTH="$(stat -c %s "$body")" LARKHOOK_CONFIG="$S/larkhook.conf" \
-		HTTP_X_LARK_SIGNATURE="$sig" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
-		HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
-		strace -f -qq -y -o "$out" "$@" \
-		"${RUNAS[@]}" "$BIN" <"$body" >"$T/resp" 2>/dev/null
+	local out=$4
+	cgi_under "$1/larkhook.conf" "$2" "$3" "$T/resp" strace -f -qq -y -o "$out" "${@:5}"
 }
 # traced_drain SITE OUT [STRACE OPTIONS...]: `drain` under strace -f (strace
 # as root, the program as www-data).

@@ -67,13 +67,7 @@ fi
 # --- injected system call failures (strace) ------------------------------------------
 # run_traced SITE CALL OUT [STRACE OPTIONS...]: deliver the event under strace.
 run_traced() {
-	local S=$1 call=$2 out=$3; shift 3
-	env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
-		CONTENT_LENGTH="$(stat -c %s "$T/comp.body")" LARKHOOK_CONFIG="$S/larkhook.conf" \
-		HTTP_X_LARK_SIGNATURE="$SIG" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
-		HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
-		strace -f -qq -o "$out" -e trace="$call" "$@" \
-		"${RUNAS[@]}" "$BIN" <"$T/comp.body" >"$T/resp" 2>/dev/null
+	cgi_under "$1/larkhook.conf" "$T/comp.body" "$SIG" "$T/resp" strace -f -qq -o "$3" -e trace="$2" "${@:4}"
 }
 # nth CALL PATTERN: which call of CALL (counting from 1) has PATTERN in its
 # arguments, found by a dry run on a throwaway site.

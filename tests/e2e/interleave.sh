@@ -41,23 +41,9 @@ cellsite() {
 }
 # post SITE BODY SIG OUT [COMMAND PREFIX...]: deliver BODY as a CGI (run
 # under the prefix, e.g. strace), the response into OUT.
-post() {
-	local s=$1 body=$2 sig=$3 out=$4; shift 4
-	env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
-		CONTENT_LENGTH="$(stat -c %s "$body")" LARKHOOK_CONFIG="$s/larkhook.conf" \
-		HTTP_X_LARK_SIGNATURE="$sig" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
-		HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
-		"$@" "${RUNAS[@]}" "$BIN" <"$body" >"$out" 2>/dev/null
-}
+post() { cgi_under "$1/larkhook.conf" "${@:2}"; }
 # post_bg: the same, as a background job whose $! is the prefix's process.
-post_bg() {
-	local s=$1 body=$2 sig=$3 out=$4; shift 4
-	exec env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
-		CONTENT_LENGTH="$(stat -c %s "$body")" LARKHOOK_CONFIG="$s/larkhook.conf" \
-		HTTP_X_LARK_SIGNATURE="$sig" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
-		HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
-		"$@" "${RUNAS[@]}" "$BIN" <"$body" >"$out" 2>/dev/null
-}
+post_bg() { CGI_EXEC=1 cgi_under "$1/larkhook.conf" "${@:2}"; }
 code() { sed -n '1s/^Status: \([0-9]*\).*/\1/p' "$1" 2>/dev/null; }
 drain_site() { idle "$1/larkhook-spool"; "${RUNAS[@]}" "$BIN" -c "$1/larkhook.conf" drain >/dev/null 2>&1; }
 # runs_ok DIR ID JOBS: the hook ran exactly once for each of the JOBS jobs.

@@ -132,6 +132,20 @@ cgi_signed() {
 	cgi "$conf" "$body" HTTP_X_LARK_SIGNATURE="$sig" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
 		HTTP_X_LARK_REQUEST_NONCE="$NONCE" "$@"
 }
+# cgi_under CONF BODYFILE SIGNATURE OUT [PREFIX...]: the same request,
+# signed with SIGNATURE (TS, NONCE), run under PREFIX (strace ..., say) in
+# front of the unprivileged user's larkhook; the response into OUT, its
+# stderr dropped. With CGI_EXEC set the shell is replaced (exec), so that a
+# background job's $! is PREFIX's process.
+cgi_under() {
+	local conf=$1 body=$2 sig=$3 out=$4; shift 4
+	# shellcheck disable=SC2094 # $body is only read
+	${CGI_EXEC:+exec} env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+		CONTENT_LENGTH="$(stat -c %s "$body")" LARKHOOK_CONFIG="$conf" \
+		HTTP_X_LARK_SIGNATURE="$sig" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
+		HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
+		"$@" "${RUNAS[@]}" "$BIN" <"$body" >"$out" 2>/dev/null
+}
 # The status of the last CGI response, and its body.
 status() { sed -n '1s/^Status: \([0-9]*\).*/\1/p' "$T/resp"; }
 resp_body() { sed '1,/^\r$/d' "$T/resp"; }

@@ -286,12 +286,8 @@ check "FastCGI: the timed-out request's connection lingers (shutdown), the whole
 # kill_at CALL WHEN BODY: deliver BODY to $S, the writer killed on entering
 # its WHEN-th CALL.
 kill_at() {
-	(env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
-		CONTENT_LENGTH="$(stat -c %s "$3")" LARKHOOK_CONFIG="$S/larkhook.conf" \
-		HTTP_X_LARK_SIGNATURE="$(sign "$3")" HTTP_X_LARK_REQUEST_TIMESTAMP="$TS" \
-		HTTP_X_LARK_REQUEST_NONCE="$NONCE" \
-		strace -qq -o /dev/null -e trace="$1" -e inject="$1:signal=KILL:when=$2" \
-		"${RUNAS[@]}" "$BIN" <"$3" >"$T/resp" 2>/dev/null; exit $?) 2>/dev/null
+	(cgi_under "$S/larkhook.conf" "$3" "$(sign "$3")" "$T/resp" \
+		strace -qq -o /dev/null -e trace="$1" -e inject="$1:signal=KILL:when=$2") 2>/dev/null
 }
 # One job: the record is born as its job in new/; killed at the fsync of
 # new/ (the record's own fsync is the first), after its claim.
