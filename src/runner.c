@@ -184,9 +184,9 @@ set_aside(const struct config *c, const struct job *j, const char *path, int fd)
  * effective user's, no writer may hold its record's lock (an intake still
  * at work may yet undo it), and a job straight from intake needs its
  * event's claim (spool_claimed; without it, and with tidy set, a dead
- * writer's is removed). The descriptor, holding a shared lock, or -1 with
+ * writer's is set aside: set_aside). The descriptor, holding a shared lock, or -1 with
  * errno: EWOULDBLOCK while a writer holds it or may still claim it, ENOENT
- * when it is gone, EPERM when it is not ours, anything else when it cannot
+ * when it is gone (or was just set aside), EPERM when it is not ours, anything else when it cannot
  * be looked at now. */
 static int
 open_job(const struct config *c, const struct job *j, const char *name, int tidy)
@@ -278,7 +278,7 @@ start(struct runner *r, struct slot *s, const struct job *j)
 	s->job = *j;
 	s->attempts = 5;
 	queue_name(j, s->name);
-	/* only the runner holding runner.lock removes (tidy): one remover */
+	/* only the runner holding runner.lock sets jobs aside (tidy): one at a time */
 	if ((fd = open_job(c, j, s->name, 1)) < 0) {
 		if (errno == EPERM)
 			return refuse(r, s);

@@ -227,21 +227,27 @@ write_record(int dir, const char *name, const char *buf, size_t n)
 }
 
 /* Entry names, relative to tmp/, seen/ and new/. The record is born as
- * rec in tmp/ (tmp) or, for an event of one job, as that job in new/
- * (direct): a job straight from intake runs only once its claim stands
- * (spool_claimed), so it needs no rename out of tmp/. */
+ * tmp in tmp/ or, for an event of one job, as that job in new/, named
+ * born (direct): a job straight from intake runs only once its claim
+ * stands (spool_claimed), so it needs no rename out of tmp/. */
 struct names {
-	char tmp[128], job[128], rec[128];
+	char tmp[128], job[128], born[128];
 	char hash[65], arrival[32];
 	long long us;	/* the arrival, in microseconds */
 	int direct;
 };
 
-/* The directory the record was born in. */
+/* The directory the record was born in, and its name there. */
 static int
 rec_dir(const struct spool *sp, const struct names *nm)
 {
 	return nm->direct ? sp->new : sp->tmp;
+}
+
+static const char *
+rec_name(const struct names *nm)
+{
+	return nm->direct ? nm->born : nm->tmp;
 }
 
 /* ARRIVAL: 10 digits of seconds, 6 of microseconds, from us. */
@@ -267,7 +273,7 @@ make_names(const char *id, struct names *nm)
 	crypto_hex(md, 32, nm->hash);
 	gettimeofday(&tv, NULL);
 	set_arrival(nm, (long long)tv.tv_sec * 1000000 + tv.tv_usec);
-	nm->tmp[0] = nm->rec[0] = '\0';
+	nm->tmp[0] = nm->born[0] = '\0';
 	nm->direct = 0;
 	return 0;
 }
@@ -328,22 +334,21 @@ born(const struct spool *sp, struct names *nm, int jobs, const char *buf, size_t
 		for (int i = 0; i < BORN_TRIES; i++) {
 			if (i)
 				set_arrival(nm, nm->us + 1);
-			if (job_name(nm, 0, nm->rec, sizeof nm->rec))
+			if (job_name(nm, 0, nm->born, sizeof nm->born))
 				return -1;
-			if ((fd = write_record(sp->new, nm->rec, buf, len)) >= 0 || errno != EEXIST)
+			if ((fd = write_record(sp->new, nm->born, buf, len)) >= 0 || errno != EEXIST)
 				break;
 		}
 		return fd;
 	}
 	tmp_name(nm);
-	memcpy(nm->rec, nm->tmp, sizeof nm->rec);
 	return write_record(sp->tmp, nm->tmp, buf, len);
 }
 
 /* Remove the claim, the jobs made and the record of an intake (the
  * caller still holds the record's lock, so nobody has taken them). The
  * claim first: killed half-way, this leaves jobs without a claim, which
- * the runner removes unrun (doc/4-spool.md §4.5), not a claim without its
+ * the runner sets aside unrun (doc/4-spool.md §4.5), not a claim without its
  * jobs, which would take every redelivery for a duplicate. */
 static void
 unmake(const struct spool *sp, struct names *nm, int made)
@@ -458,7 +463,6 @@ names_of(const char *tmp, struct names *nm)
 	memcpy(nm->hash, tmp, 64);
 	nm->hash[64] = '\0';
 	memcpy(nm->arrival, arrival + 1, 17);
-	nm->us = atoll(nm->arrival);
 	memcpy(nm->tmp, tmp, strlen(tmp) + 1);
 	nm->direct = 0;
 	return 0;
@@ -587,7 +591,7 @@ claim(const struct spool *sp, struct names *nm, const char **reason)
 {
 	/* a claim undone while we waited is tried again, a few times */
 	for (int tries = 0; tries < 3; tries++) {
-		if (linkat(rec_dir(sp, nm), nm->rec, sp->seen, nm->hash, 0) == 0)
+		if (linkat(rec_dir(sp, nm), rec_name(nm), sp->seen, nm->hash, 0) == 0)
 			return 0;
 		if (errno != EEXIST) {
 			*reason = "spool: cannot claim the event id in seen/";
@@ -680,12 +684,12 @@ store(struct spool *sp, const struct spool_record *r, int *duplicate, const char
 	case 1:
 		*duplicate = 1;
 		*reason = "duplicate event id";
-		unlinkat(rec_dir(sp, &nm), nm.rec, 0);
+		unlinkat(rec_dir(sp, &nm), rec_name(&nm), 0);
 		close(fd);
 		return ST_OK;
 	default:
 		e = errno;
-		unlinkat(rec_dir(sp, &nm), nm.rec, 0);
+		unlinkat(rec_dir(sp, &nm), rec_name(&nm), 0);
 		close(fd);
 		errno = e;
 		return ST_UNAVAILABLE;

@@ -120,7 +120,7 @@ void spool_sweep_tmp(const char *spool, time_t now);
  * fd under the runner's shared lock, may run: its event's claim stands
  * (seen/hash is its record). SPOOL_CLAIMED it may; SPOOL_UNCLAIMED its
  * writer died before its claim: Feishu got no 200 and redelivers, so the
- * job is removed unrun; SPOOL_PENDING pass over it for now (a writer
+ * job is set aside unrun; SPOOL_PENDING pass over it for now (a writer
  * caught between its create and its flock: empty, and given a minute, as
  * in tmp/; or it cannot be told just now). doc/4-spool.md §4.5. */
 enum spool_claim { SPOOL_CLAIMED, SPOOL_UNCLAIMED, SPOOL_PENDING };

@@ -215,7 +215,7 @@ main(void)
 		CHECK(unlink(seen) == 0, "the claim removed, as if never made");
 		fd = open(job, O_RDONLY);
 		CHECK(fd >= 0 && spool_claimed(spool, strrchr(seen, '/') + 1, fd, time(NULL)) == SPOOL_UNCLAIMED,
-		      "written, unclaimed, unlocked: its writer died; removed unrun");
+		      "written, unclaimed, unlocked: its writer died; set aside unrun");
 		close(fd);
 		/* the claim another delivery of the same id made meanwhile */
 		snprintf(path, sizeof path, "%s/seen/%s", spool, strrchr(seen, '/') + 1);
